@@ -1,0 +1,33 @@
+/**
+ * Turns the `payload` form field into a validated Payload: present, JSON in Python's dialect (so
+ * NaN, Infinity and integers of any size survive), and matching the schema.
+ */
+import { RequestRejectedError } from "../errors.js";
+import { JsonSyntaxError, parsePythonJson } from "../json/parse.js";
+import type { JsonValue } from "../json/value.js";
+import { validatePayload, type Payload } from "./schema.js";
+
+/** Parses and validates the field; throws RequestRejectedError with the reference message. */
+export function parsePayload(text: string | undefined): Payload {
+  if (text === undefined) {
+    throw new RequestRejectedError(
+      "rejected.payload.missing",
+      "Missing 'payload' parameter in POST body",
+    );
+  }
+
+  let value: JsonValue;
+  try {
+    value = parsePythonJson(text);
+  } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) {
+      throw error;
+    }
+    throw new RequestRejectedError(
+      "rejected.payload.json",
+      `Unable to parse payload JSON: ${error.message}`,
+    );
+  }
+
+  return validatePayload(value);
+}

@@ -1,0 +1,57 @@
+/**
+ * Kills every process of a sandbox uid. kill(2) with pid -1, sent by a process running as that
+ * uid, reaches all processes the uid may signal in one pass that a concurrent fork cannot escape
+ * (the kernel holds the task list lock, and a fork with a fatal signal pending fails). Escaping
+ * the process group with setsid, or being reparented to init, does not help the code.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { execa } from "execa";
+import type { SandboxIdentity } from "./uid-pool.js";
+
+const KILL_PROGRAM = "/usr/bin/kill";
+const MAX_PASSES = 5;
+
+/**
+ * Sends SIGKILL to all processes of the identity's uid until none is left alive (zombies waiting
+ * for their parent to reap them do not count). Returns the number of processes found on the
+ * first look; throws when processes remain after MAX_PASSES.
+ */
+export async function killAllProcesses(identity: SandboxIdentity): Promise<number> {
+  const found = await findLiveProcesses(identity.uid);
+  let remaining = found;
+  for (let pass = 0; pass < MAX_PASSES && remaining.length > 0; pass += 1) {
+    // procps kill's exit status is not reliable for pid -1, so the /proc scan decides.
+    await execa(KILL_PROGRAM, ["-KILL", "-1"], {
+      uid: identity.uid,
+      gid: identity.gid,
+      env: {},
+      extendEnv: false,
+      reject: false,
+      stdio: "ignore",
+    });
+    remaining = await findLiveProcesses(identity.uid);
+  }
+
+  if (remaining.length > 0) {
+    throw new Error(`processes ${remaining.join(",")} of uid ${identity.uid} survived SIGKILL`);
+  }
+  return found.length;
+}
+
+/** Lists the pids whose real uid is `uid` and that are not zombies, from /proc. */
+export async function findLiveProcesses(uid: number): Promise<number[]> {
+  const pids = (await readdir("/proc")).filter((name) => /^\d+$/.test(name));
+  const statuses = await Promise.all(
+    pids.map((pid) => readFile(`/proc/${pid}/status`, "utf8").catch(() => "")),
+  );
+
+  return pids
+    .filter((_, index) => isLiveProcessOf(statuses[index]!, uid))
+    .map((pid) => Number(pid));
+}
+
+function isLiveProcessOf(status: string, uid: number): boolean {
+  const realUid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  return realUid === String(uid) && state !== "Z" && state !== "X";
+}

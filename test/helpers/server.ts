@@ -1,0 +1,129 @@
+/**
+ * Starts the real service (the compiled function under the Functions Framework's own CLI) on a
+ * free loopback port, and sends requests to it the way edxapp does.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const FRAMEWORK_CLI = path.join(ROOT, "node_modules/.bin/functions-framework");
+const STARTUP_TIMEOUT_MS = 20000;
+
+export type TestServer = Readonly<{
+  url: string;
+  process: ChildProcess;
+  logs: () => string;
+  stop: () => Promise<void>;
+}>;
+
+export type ServiceResponse = Readonly<{ status: number; text: string; headers: Headers }>;
+
+/** Starts the service with extra environment variables and waits until /health/ answers. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const port = await findFreePort();
+  const child = spawn(
+    FRAMEWORK_CLI,
+    ["--target=codejail", `--source=${path.join(ROOT, "dist/function/index.js")}`],
+    { env: { PATH: process.env.PATH, PORT: String(port), ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const server: TestServer = {
+    url,
+    process: child,
+    logs: () => output,
+    stop: () => stopProcess(child),
+  };
+  await waitForStartup(server, env.CODEJAIL_ENABLED === "false");
+  return server;
+}
+
+async function waitForStartup(server: TestServer, isDisabled: boolean): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (server.process.exitCode !== null) {
+      throw new Error(`service exited during start-up:\n${server.logs()}`);
+    }
+    // The safety check logs its verdict once; requests before that would wait for it anyway.
+    if (/Startup safety check (passed|failed)/.test(server.logs()) || isDisabled) {
+      const health = await fetch(`${server.url}/health/`).catch(() => undefined);
+      if (health !== undefined) {
+        return;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`service did not start within ${STARTUP_TIMEOUT_MS} ms:\n${server.logs()}`);
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Posts a payload (already JSON text) urlencoded, as edxapp does without a course library. */
+export async function postUrlEncoded(url: string, payload: string): Promise<ServiceResponse> {
+  const response = await fetch(`${url}/api/v0/code-exec`, {
+    method: "POST",
+    body: new URLSearchParams({ payload }),
+  });
+  return { status: response.status, text: await response.text(), headers: response.headers };
+}
+
+/** Posts a payload as multipart with file parts, as edxapp does with a course library. */
+export async function postMultipart(
+  url: string,
+  payload: string | undefined,
+  files: Record<string, Buffer> = {},
+): Promise<ServiceResponse> {
+  const form = new FormData();
+  if (payload !== undefined) {
+    form.append("payload", payload);
+  }
+  for (const [name, data] of Object.entries(files)) {
+    form.append(name, new Blob([data]), name);
+  }
+  const response = await fetch(`${url}/api/v0/code-exec`, { method: "POST", body: form });
+  return { status: response.status, text: await response.text(), headers: response.headers };
+}
+
+/** Runs code with globals (given as JSON text) and returns the response body text. */
+export async function execText(
+  url: string,
+  code: string,
+  globalsJson = "{}",
+  extra = "",
+): Promise<ServiceResponse> {
+  const payload = `{"code": ${JSON.stringify(code)}, "globals_dict": ${globalsJson}${extra}}`;
+  return postUrlEncoded(url, payload);
+}
+
+/** Runs code and parses the response with JSON.parse (only for tests whose values are plain). */
+export async function exec(
+  url: string,
+  code: string,
+  globals: Record<string, unknown> = {},
+): Promise<{ status: number; globals: Record<string, unknown>; emsg?: string }> {
+  const response = await execText(url, code, JSON.stringify(globals));
+  const body = JSON.parse(response.text) as { globals_dict: Record<string, unknown>; emsg?: string };
+  return { status: response.status, globals: body.globals_dict, emsg: body.emsg };
+}

@@ -122,7 +122,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`Invalid environment variable ${String(issue.path[0])}: ${issue.message}`);
+    throw new ConfigError(
+      `Invalid environment variable ${String(issue.path[0])}: ${issue.message}`,
+    );
   }
 
   const e = parsed.data;

@@ -18,7 +18,10 @@ export type ExecutionResult = Readonly<{ globals: JsonObject; emsg: string | und
 export type ReadyReport = Readonly<{ landlockAbi: number | undefined }>;
 
 /** Maps the outcome to a result; throws SandboxFailedError when confinement did not start. */
-export function toExecutionResult(outcome: RunnerOutcome, inputGlobals: JsonObject): ExecutionResult {
+export function toExecutionResult(
+  outcome: RunnerOutcome,
+  inputGlobals: JsonObject,
+): ExecutionResult {
   const text = Buffer.from(outcome.resultChannel).toString("utf8");
   const newline = text.indexOf("\n");
   const firstLine = newline === -1 ? text : text.slice(0, newline);
@@ -51,10 +54,11 @@ export function toReadyReport(line: string, outcome: RunnerOutcome): ReadyReport
     return { landlockAbi: typeof abi === "number" ? abi : undefined };
   }
 
-  const reason = isRecord(report) && typeof report.sandbox_error === "string"
-    ? report.sandbox_error
-    : `runner exited with status ${outcome.status} before confinement was reported` +
-      (outcome.timedOut ? " (wall-clock limit reached)" : "");
+  const reason =
+    isRecord(report) && typeof report.sandbox_error === "string"
+      ? report.sandbox_error
+      : `runner exited with status ${outcome.status} before confinement was reported` +
+        (outcome.timedOut ? " (wall-clock limit reached)" : "");
   throw new SandboxFailedError(reason);
 }
 

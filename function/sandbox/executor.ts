@@ -8,6 +8,7 @@ import path from "node:path";
 import type { Config, Limits } from "../config.js";
 import { SandboxFailedError } from "../errors.js";
 import { describeError, log } from "../log.js";
+import { SlotCgroups } from "./cgroups.js";
 import { killAllProcesses } from "./reaper.js";
 import { runRunner, type RunnerOutcome } from "./runner-process.js";
 import { UidPool } from "./uid-pool.js";
@@ -23,9 +24,12 @@ export type ExecutionRequest = Readonly<{
 
 export class Executor {
   private readonly pool: UidPool;
+  /** Detected once; "none" inside containers that cannot write cgroups. */
+  readonly cgroups: Promise<SlotCgroups>;
 
   constructor(private readonly config: Config) {
     this.pool = new UidPool(config.sandboxUidBase, config.sandboxUidCount, config.sandboxGid);
+    this.cgroups = SlotCgroups.detect();
   }
 
   /** Runs the request; throws SandboxFailedError when the machinery (not the code) failed. */
@@ -34,7 +38,23 @@ export class Executor {
     let dir: string | undefined;
     try {
       dir = await createWorkdir(this.config.execRoot, identity, request.code, request.files);
-      return await runRunner(this.runnerOptions(), identity, dir, request.limits, request.input);
+      const cgroups = await this.cgroups;
+      const { NPROC, VMEM } = request.limits;
+      await cgroups.configure(identity.slot, { maxProcesses: NPROC, maxMemoryBytes: VMEM });
+      const attach = async (pid: number | undefined) => {
+        if (pid === undefined) {
+          throw new Error("runner process has no pid");
+        }
+        await cgroups.attach(identity.slot, pid);
+      };
+      return await runRunner(
+        this.runnerOptions(),
+        identity,
+        dir,
+        request.limits,
+        request.input,
+        attach,
+      );
     } catch (error) {
       throw new SandboxFailedError("execution could not be started or collected", {
         cause: error,
@@ -59,7 +79,9 @@ export class Executor {
       slot,
     }));
     const killed = await Promise.all(identities.map((identity) => killAllProcesses(identity)));
-    await Promise.all(leftovers.map((name) => removeWorkdir(path.join(this.config.execRoot, name))));
+    await Promise.all(
+      leftovers.map((name) => removeWorkdir(path.join(this.config.execRoot, name))),
+    );
 
     const processes = killed.reduce((sum, count) => sum + count, 0);
     if (leftovers.length > 0 || processes > 0) {

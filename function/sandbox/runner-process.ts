@@ -44,6 +44,7 @@ export async function runRunner(
   dir: string,
   limits: Limits,
   input: string,
+  attach: (pid: number | undefined) => Promise<void>,
 ): Promise<RunnerOutcome> {
   const runnerConfig = {
     limits: {
@@ -74,9 +75,9 @@ export async function runRunner(
         LANG: "C.UTF-8",
       },
       extendEnv: false,
-      input,
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       encoding: "buffer",
+      stripFinalNewline: false,
       maxBuffer: {
         stdout: options.maxOutputBytes,
         stderr: options.maxOutputBytes,
@@ -86,6 +87,17 @@ export async function runRunner(
       cleanup: true,
     },
   );
+
+  // The code arrives on stdin only after the runner is inside the slot's cgroups, so nothing it
+  // starts can be created outside them.
+  try {
+    await attach(subprocess.pid);
+    subprocess.stdin.end(input);
+  } catch (error) {
+    subprocess.kill("SIGKILL");
+    await subprocess;
+    throw error;
+  }
 
   let timedOut = false;
   let stopWaiting: () => void = () => {};
@@ -123,7 +135,7 @@ export async function runRunner(
 }
 
 function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
 function toStatus(exitCode: number | undefined, signal: string | undefined): number {

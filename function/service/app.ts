@@ -6,6 +6,7 @@
 import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Config } from "../config.js";
 import { SafetyCheckFailedError, ServiceDisabledError, toServiceError } from "../errors.js";
+import type { JsonObject } from "../json/value.js";
 import { describeError, log, toTraceFields, type LogFields } from "../log.js";
 import { parsePayload } from "../payload/parse.js";
 import { validatePolicy } from "../payload/policy.js";
@@ -84,7 +85,7 @@ export class CodejailService {
       });
       outcome = toOutcomeLabel(report);
 
-      const body = new Map([["globals_dict", report.globals]]);
+      const body: JsonObject = new Map([["globals_dict", report.globals]]);
       if (report.emsg !== undefined) {
         body.set("emsg", report.emsg);
       }
@@ -116,7 +117,11 @@ export class CodejailService {
 
   private handleHealth(res: Response): void {
     const isHealthy = this.safety?.passed === true;
-    sendJson(res, isHealthy ? 200 : 503, toJsonObject({ status: isHealthy ? "OK" : "UNAVAILABLE" }));
+    sendJson(
+      res,
+      isHealthy ? 200 : 503,
+      toJsonObject({ status: isHealthy ? "OK" : "UNAVAILABLE" }),
+    );
   }
 
   private handleHealthDetail(res: Response): void {

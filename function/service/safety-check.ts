@@ -8,7 +8,12 @@ import { describeError, log } from "../log.js";
 import type { ExecutionResult } from "../result/outcome.js";
 
 export type CheckStatus = "pass" | "fail" | "skipped";
-export type CheckReport = Readonly<{ id: string; name: string; status: CheckStatus; detail: string }>;
+export type CheckReport = Readonly<{
+  id: string;
+  name: string;
+  status: CheckStatus;
+  detail: string;
+}>;
 export type SafetyReport = Readonly<{ passed: boolean; checks: readonly CheckReport[] }>;
 
 type RunCode = (code: string, globals: JsonObject) => Promise<ExecutionResult>;

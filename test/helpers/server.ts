@@ -5,8 +5,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const FRAMEWORK_CLI = path.join(ROOT, "node_modules/.bin/functions-framework");
 const STARTUP_TIMEOUT_MS = 20000;
 
@@ -25,7 +26,10 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   const child = spawn(
     FRAMEWORK_CLI,
     ["--target=codejail", `--source=${path.join(ROOT, "dist/function/index.js")}`],
-    { env: { PATH: process.env.PATH, PORT: String(port), ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      env: { PATH: process.env.PATH, PORT: String(port), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -124,6 +128,9 @@ export async function exec(
   globals: Record<string, unknown> = {},
 ): Promise<{ status: number; globals: Record<string, unknown>; emsg?: string }> {
   const response = await execText(url, code, JSON.stringify(globals));
-  const body = JSON.parse(response.text) as { globals_dict: Record<string, unknown>; emsg?: string };
+  const body = JSON.parse(response.text) as {
+    globals_dict: Record<string, unknown>;
+    emsg?: string;
+  };
   return { status: response.status, globals: body.globals_dict, emsg: body.emsg };
 }

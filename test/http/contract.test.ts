@@ -3,6 +3,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   execText,
   postMultipart,
@@ -11,7 +12,7 @@ import {
   type TestServer,
 } from "../helpers/server.js";
 
-const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures");
 let server: TestServer;
 
 beforeAll(async () => {
@@ -51,12 +52,36 @@ describe("code-exec contract", () => {
 
   it.each([
     ["no payload field", undefined, "Missing 'payload' parameter in POST body"],
-    ["payload not JSON", "{", "Unable to parse payload JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"],
-    ["empty payload", "", "Unable to parse payload JSON: Expecting value: line 1 column 1 (char 0)"],
-    ["missing code", '{"globals_dict": {}}', "Payload JSON did not match schema at path $: 'code' is a required property"],
-    ["code not a string", '{"code": 1, "globals_dict": {}}', "Payload JSON did not match schema at path $.code: 1 is not of type 'string'"],
-    ["python_path entry", '{"code": "", "globals_dict": {}, "python_path": ["/etc"]}', "Only allowed entry in 'python_path' is 'python_lib.zip'"],
-    ["unsafely true", '{"code": "", "globals_dict": {}, "unsafely": true}', "Refusing codejail execution with unsafely=true"],
+    [
+      "payload not JSON",
+      "{",
+      "Unable to parse payload JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+    ],
+    [
+      "empty payload",
+      "",
+      "Unable to parse payload JSON: Expecting value: line 1 column 1 (char 0)",
+    ],
+    [
+      "missing code",
+      '{"globals_dict": {}}',
+      "Payload JSON did not match schema at path $: 'code' is a required property",
+    ],
+    [
+      "code not a string",
+      '{"code": 1, "globals_dict": {}}',
+      "Payload JSON did not match schema at path $.code: 1 is not of type 'string'",
+    ],
+    [
+      "python_path entry",
+      '{"code": "", "globals_dict": {}, "python_path": ["/etc"]}',
+      "Only allowed entry in 'python_path' is 'python_lib.zip'",
+    ],
+    [
+      "unsafely true",
+      '{"code": "", "globals_dict": {}, "unsafely": true}',
+      "Refusing codejail execution with unsafely=true",
+    ],
   ])("rejects %s with 400", async (_name, payload, message) => {
     const response = await postMultipart(server.url, payload);
 
@@ -127,7 +152,9 @@ describe("request limits", () => {
     });
 
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toMatch(/^Malformed multipart body/);
+    expect(((await response.json()) as { error: string }).error).toMatch(
+      /^Malformed multipart body/,
+    );
   });
 
   it("rejects multipart without a boundary with 400", async () => {

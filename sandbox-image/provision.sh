@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions a machine to run sandboxed executions: the sandbox's Python packages, the group of
-# the execution uids, the directory that holds execution directories, and the runner.
+# the execution uids, the root of the execution directories, and the runner.
 #
 #   provision.sh --local   Debian packages from requirements/debian.txt (npm start, npm test, CI)
 #   provision.sh --image   a venv at /opt/codejail/sandbox-venv with requirements/sandbox.txt
@@ -86,8 +86,9 @@ install_sandbox_venv() {
   chmod -R go-w "$SANDBOX_VENV"
 }
 
-# The execution uids (SANDBOX_GID + 1 + slot) are used as bare numbers: the kernel needs no
-# passwd entry for setuid, so only the group is created, to give the gid a name in listings.
+# The execution uids (CODEJAIL_SANDBOX_UID_BASE + slot, from 2002717000 by default) are bare
+# numbers. The kernel needs no passwd entry for setuid, so only the group is created, which gives
+# the gid a name in listings.
 create_sandbox_group() {
   local existing
   existing="$(getent group "$SANDBOX_GROUP" || true)"

@@ -24,9 +24,16 @@ type Frame =
 const ASCII_UNSAFE = /["\\\u0000-\u001f\u007f-\uffff]/g;
 
 // With ensure_ascii=False Python escapes only `"`, `\` and C0 controls; the line and paragraph
-// separators and lone surrogates are this module's additions.
-const UNICODE_UNSAFE =
-  /["\\\u0000-\u001f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// separators and lone surrogates (a high one not followed by a low one, or a low one not preceded
+// by a high one) are this module's additions.
+const UNICODE_UNSAFE = new RegExp(
+  [
+    '["\\\\\\u0000-\\u001f\\u2028\\u2029]',
+    "[\\ud800-\\udbff](?![\\udc00-\\udfff])",
+    "(?<![\\ud800-\\udbff])[\\udc00-\\udfff]",
+  ].join("|"),
+  "g",
+);
 
 const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   '"': '\\"',

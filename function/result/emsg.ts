@@ -3,6 +3,10 @@
  * captured output exactly as codejail formats it with Python's `repr()` of bytes.
  */
 
+// The text of each byte value inside a bytes repr, for each choice of quote.
+const SINGLE_QUOTED = buildByteTable("'");
+const DOUBLE_QUOTED = buildByteTable('"');
+
 /** Returns codejail's failure message for the given output and exit status. */
 export function formatEmsg(stdout: Uint8Array, stderr: Uint8Array, status: number): string {
   return (
@@ -27,7 +31,6 @@ export function toPythonBytesRepr(bytes: Uint8Array): string {
   return `b${quote}${parts.join("")}${quote}`;
 }
 
-/** The text of each byte value inside a bytes repr that uses `quote`. */
 function buildByteTable(quote: string): readonly string[] {
   return Array.from({ length: 256 }, (_, byte) => {
     const character = String.fromCharCode(byte);
@@ -49,6 +52,3 @@ function buildByteTable(quote: string): readonly string[] {
     return character;
   });
 }
-
-const SINGLE_QUOTED = buildByteTable("'");
-const DOUBLE_QUOTED = buildByteTable('"');

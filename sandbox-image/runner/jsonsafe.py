@@ -45,7 +45,7 @@ def to_json_safe(namespace: dict[Any, Any]) -> dict[str, Any]:
     name survive decode_bytes and round_trip. Any exception in that step drops the name, as in
     codejail. The final round trip turns non-string names into strings.
     """
-    kept: dict[Any, Any] = {}
+    safe_globals: dict[Any, Any] = {}
     for name, value in namespace.items():
         if not isinstance(value, JSON_SAFE_TYPES):
             continue
@@ -58,5 +58,5 @@ def to_json_safe(namespace: dict[Any, Any]) -> dict[str, Any]:
             name = round_trip(decode_bytes(name))
         except Exception:  # Any failure means "not JSON-safe", exactly as codejail treats it.
             continue
-        kept[name] = value
-    return round_trip(kept)
+        safe_globals[name] = value
+    return round_trip(safe_globals)

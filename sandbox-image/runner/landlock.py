@@ -1,10 +1,10 @@
-# Landlock, the kernel's unprivileged access control: after `restrict` the process and all its
-# future children can reach the filesystem only beneath the given paths, cannot bind or connect
-# TCP sockets, cannot connect to abstract UNIX sockets created outside, and cannot signal
-# processes outside. Constants are those of the kernel's include/uapi/linux/landlock.h, with the
-# ABI version that introduced each one.
-# confine.py chooses the paths. The Node side's default read paths (function/config.ts) must
-# cover what the sandboxed libraries open outside the Python installation.
+# Landlock, the kernel's unprivileged access control. After `restrict`, the process and all its
+# future children reach the filesystem only beneath the given paths and cannot bind or connect TCP
+# sockets. Scoping also stops them from connecting to abstract UNIX sockets and from signalling
+# processes outside their Landlock domain. Constants are those of the kernel's
+# include/uapi/linux/landlock.h, each with the ABI version that introduced it. confine.py chooses
+# the paths. The Node side's default read paths (function/config.ts) must cover what the sandboxed
+# libraries open outside the Python installation.
 
 import ctypes
 import os
@@ -91,7 +91,7 @@ def _syscall(number: int, *args: object) -> int:
 
 
 def get_abi_version() -> int:
-    """Return the highest Landlock ABI the kernel supports; raise OSError if it has none."""
+    """Return the highest Landlock ABI the kernel supports. Raise OSError if it has none."""
     return _syscall(SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), CREATE_RULESET_VERSION)
 
 

@@ -93,7 +93,7 @@ def report_sandbox_error(message: str) -> int:
     try:
         write_result_line({"sandbox_error": message})
     except OSError:
-        pass  # The exit status still tells the service that confinement failed.
+        pass  # Exit status 70 alone reports the failure to the service then.
     return EXIT_SANDBOX_ERROR
 
 
@@ -105,7 +105,7 @@ def write_result_line(document: dict[str, Any]) -> None:
 
 
 def read_request() -> tuple[str, dict[str, Any], list[str]]:
-    """Read and check the request document on stdin; raise ValueError if its shape is wrong."""
+    """Read and validate the request document on stdin. Raise ValueError if its shape is wrong."""
     document = json.loads(sys.stdin.buffer.read())
     if not isinstance(document, dict):
         raise ValueError("invalid request: not a JSON object")

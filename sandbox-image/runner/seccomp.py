@@ -124,7 +124,7 @@ Instruction = tuple[int, int, int, int]
 
 
 def build_filter(machine: str) -> list[Instruction]:
-    """Return the filter program for `machine` (os.uname().machine); raise OSError if unknown."""
+    """Build the filter program for `machine` (os.uname().machine). Raise OSError if unknown."""
     if machine not in AUDIT_ARCH:
         raise OSError(f"no seccomp syscall table for architecture {machine}")
     column = 0 if machine == "x86_64" else 1

@@ -3,6 +3,15 @@
 import { JsonIntLimitError, JsonSyntaxError, parsePythonJson } from "../../function/json/parse.js";
 import { PyFloat, PyInt } from "../../function/json/value.js";
 
+function errorFrom(text: string): unknown {
+  try {
+    parsePythonJson(text);
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`parsed without error: ${JSON.stringify(text)}`);
+}
+
 describe("parsePythonJson values", () => {
   it("keeps ints exact and apart from floats", () => {
     const value = parsePythonJson("[12345678901234567890123456789, 1, 1.0, -0]");
@@ -129,15 +138,6 @@ const ERRORS: ReadonlyArray<readonly [string, string]> = [
   ['{\n  "a": [1,\n  x]}', "Expecting value: line 3 column 3 (char 15)"],
   ['[\n\n"😀",\n  "a\\q"]', "Invalid \\escape: line 4 column 5 (char 12)"],
 ];
-
-function errorFrom(text: string): unknown {
-  try {
-    parsePythonJson(text);
-  } catch (error) {
-    return error;
-  }
-  throw new Error(`parsed without error: ${JSON.stringify(text)}`);
-}
 
 describe("parsePythonJson errors", () => {
   it.each(ERRORS)("%j", (text, message) => {

@@ -81,6 +81,11 @@ const environmentSchema = z.object({
   CODEJAIL_MAX_PARTS: integerText(1, 1000).default(8),
   CODEJAIL_MAX_OUTPUT_BYTES: integerText(1024, 256 * MIB).default(1 * MIB),
   CODEJAIL_MAX_RESULT_BYTES: integerText(1024, 1024 * MIB).default(10 * MIB),
+  CODEJAIL_MAX_CONCURRENCY: integerText(1, 4096).optional(),
+  CODEJAIL_MAX_QUEUE: integerText(0, 100_000).default(64),
+  CODEJAIL_MAX_QUEUE_WAIT_MS: integerText(0, 600_000).default(2000),
+  CODEJAIL_DISK_BYTES: integerText(0, 64 * 1024 * MIB).default(64 * MIB),
+  CODEJAIL_SHUTDOWN_GRACE_MS: integerText(0, 3_600_000).default(8000),
   CODEJAIL_EGRESS_PROBE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CODEJAIL_UNCONFINED_FOR_TESTS: booleanText.default(false),
 });
@@ -102,6 +107,12 @@ export type Config = Readonly<{
   maxParts: number;
   maxOutputBytes: number;
   maxResultBytes: number;
+  maxConcurrent: number;
+  maxQueued: number;
+  maxQueueWaitMs: number;
+  /** Bytes the code may write in its directory in total; 0 leaves the host's disk as the bound. */
+  diskBytes: number;
+  shutdownGraceMs: number;
   egressProbeUrl: string | undefined;
   /** Test-only switch that turns confinement off so the deny tests can be shown to fail. */
   unconfinedForTests: boolean;
@@ -128,6 +139,15 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const e = parsed.data;
+  const defaultLimits = Object.freeze({ ...DEFAULT_LIMITS, ...e.CODEJAIL_LIMITS });
+  const maxConcurrent = e.CODEJAIL_MAX_CONCURRENCY ?? toDefaultConcurrency(defaultLimits);
+  if (maxConcurrent > e.CODEJAIL_SANDBOX_UID_COUNT) {
+    throw new ConfigError(
+      `Invalid environment variable CODEJAIL_MAX_CONCURRENCY: ${maxConcurrent} is more than ` +
+        `CODEJAIL_SANDBOX_UID_COUNT (${e.CODEJAIL_SANDBOX_UID_COUNT}); each execution needs a uid`,
+    );
+  }
+
   return Object.freeze({
     enabled: e.CODEJAIL_ENABLED,
     pythonPath: e.CODEJAIL_PYTHON,
@@ -137,7 +157,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxUidCount: e.CODEJAIL_SANDBOX_UID_COUNT,
     sandboxGid: e.CODEJAIL_SANDBOX_GID,
     readPaths: Object.freeze([...e.CODEJAIL_READ_PATHS]),
-    defaultLimits: Object.freeze({ ...DEFAULT_LIMITS, ...e.CODEJAIL_LIMITS }),
+    defaultLimits,
     limitOverrides: Object.freeze(e.CODEJAIL_LIMIT_OVERRIDES),
     maxBodyBytes: e.CODEJAIL_MAX_BODY_BYTES,
     maxPayloadBytes: e.CODEJAIL_MAX_PAYLOAD_BYTES,
@@ -145,9 +165,24 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxParts: e.CODEJAIL_MAX_PARTS,
     maxOutputBytes: e.CODEJAIL_MAX_OUTPUT_BYTES,
     maxResultBytes: e.CODEJAIL_MAX_RESULT_BYTES,
+    maxConcurrent,
+    maxQueued: e.CODEJAIL_MAX_QUEUE,
+    maxQueueWaitMs: e.CODEJAIL_MAX_QUEUE_WAIT_MS,
+    diskBytes: e.CODEJAIL_DISK_BYTES,
+    shutdownGraceMs: e.CODEJAIL_SHUTDOWN_GRACE_MS,
     egressProbeUrl: e.CODEJAIL_EGRESS_PROBE_URL,
     unconfinedForTests: e.CODEJAIL_UNCONFINED_FOR_TESTS,
   });
+}
+
+/**
+ * Sizes concurrency to the host: two executions per CPU (they mostly wait on imports and I/O),
+ * and no more than three quarters of the memory divided by one execution's memory budget.
+ */
+function toDefaultConcurrency(limits: Limits): number {
+  const perExecutionBytes = limits.VMEM > 0 ? limits.VMEM : 512 * MIB;
+  const byMemory = Math.floor((os.totalmem() * 0.75) / perExecutionBytes);
+  return Math.max(1, Math.min(os.availableParallelism() * 2, byMemory));
 }
 
 /** Resolves the limits for one request: the defaults, replaced field by field by the named set. */

@@ -1,12 +1,13 @@
 /**
  * Entry point for the Functions Framework: parses the configuration once at cold start (a bad
- * value stops the process with a message naming the variable) and registers the HTTP function
- * `codejail`, which serves POST /api/v0/code-exec and GET /health/.
+ * value stops the process with a message naming the variable), registers the HTTP function
+ * `codejail`, which serves POST /api/v0/code-exec and GET /health/, and drains on SIGTERM.
  */
 import * as functions from "@google-cloud/functions-framework";
 import { parseConfig } from "./config.js";
 import { log } from "./log.js";
 import { CodejailService } from "./service/app.js";
+import { installGracefulShutdown } from "./service/shutdown.js";
 
 const config = parseConfig();
 log.info("Starting codejail service", {
@@ -16,7 +17,9 @@ log.info("Starting codejail service", {
   sandboxUids: `${config.sandboxUidBase}+${config.sandboxUidCount}`,
   limits: config.defaultLimits,
   limitOverrideContexts: Object.keys(config.limitOverrides).length,
+  maxConcurrent: config.maxConcurrent,
 });
 const service = new CodejailService(config);
+installGracefulShutdown(() => service.drain());
 
 functions.http("codejail", (req, res) => service.handle(req, res));

@@ -39,7 +39,11 @@ export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && depth < 5; depth += 1) {
-    parts.push(current instanceof Error ? `${current.name}: ${current.message}` : String(current));
+    const reason =
+      current instanceof Error && "reason" in current ? ` (${String(current.reason)})` : "";
+    parts.push(
+      current instanceof Error ? `${current.name}: ${current.message}${reason}` : String(current),
+    );
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(" <- ");

@@ -14,7 +14,7 @@ export class JsonSyntaxError extends Error {
   readonly lineno: number;
   readonly colno: number;
 
-  /** `index` is a UTF-16 offset into `document`; it is converted to Python's counting here. */
+  /** Takes `index` as a UTF-16 offset into `document` and converts it to Python's counting. */
   constructor(msg: string, document: string, index: number) {
     const { pos, lineno, colno } = toPythonPosition(document, index);
     super(`${msg}: line ${lineno} column ${colno} (char ${pos})`);
@@ -27,9 +27,9 @@ export class JsonSyntaxError extends Error {
 }
 
 /**
- * The ValueError CPython (3.11 and later) raises for an int literal longer than
+ * The ValueError that CPython 3.11 and later raise for an int literal longer than
  * `sys.get_int_max_str_digits()`, which defaults to 4300 digits. It is not a JSONDecodeError, so
- * the reference service does not catch it and answers 500.
+ * the reference service does not catch it and returns a 500 response.
  */
 export class JsonIntLimitError extends Error {
   constructor(digitCount: number) {

@@ -1,9 +1,9 @@
 /**
- * Python's `float.__repr__` for doubles. Both Python and JavaScript print the shortest digit
- * string that reads back as the same double, so the digits come from JavaScript and only the
- * layout is Python's: exponent notation when the decimal exponent is below -4 or at least 16,
- * with a signed exponent of at least two digits (`1e+16`, `1e-05`), otherwise positional
- * notation with at least one fractional digit (`1.0`, `0.0001`, `1000000000000000.0`).
+ * Python's `float.__repr__` for doubles. Python and JavaScript both print the shortest digits
+ * that read back as the same double, so the digits come from JavaScript and only the layout is
+ * Python's. A decimal exponent below -4 or from 16 up gives exponent notation with a sign and at
+ * least two digits (`1e+16`, `1e-05`). Other values get positional notation with at least one
+ * fractional digit (`1.0`, `0.0001`, `1000000000000000.0`).
  */
 
 /** Formats a finite or non-finite double as Python's repr: `nan`, `inf` and `-inf` included. */

@@ -1,8 +1,9 @@
 /**
- * Decodes JSON text exactly as CPython 3.11's `json.loads(str)` does with its default options:
- * ints of any size stay exact, `NaN`, `Infinity` and `-Infinity` are accepted, strings are
- * strict (no raw control characters), a repeated key keeps its first position and its last
- * value, and every failure is a JsonSyntaxError whose message is the Python exception's `str()`.
+ * Decodes JSON text exactly as CPython 3.11's `json.loads(str)` does with its default options.
+ * Ints of any size stay exact, and `NaN`, `Infinity` and `-Infinity` are accepted. Strings are
+ * strict, so raw control characters are rejected. A repeated key keeps its first position and
+ * its last value. Every syntax error is a JsonSyntaxError whose message is the Python exception's
+ * `str()`.
  *
  * The parser is iterative, so nesting depth is limited only by memory. Python instead raises
  * RecursionError at roughly 1000 levels (its recursion limit), which the reference service does
@@ -66,7 +67,7 @@ function parseValue(text: string, start: number): { value: JsonValue; end: numbe
       index = scanned.end;
     }
 
-    // Store the value in its container; close every container that ends right after it.
+    // Store the value in its container, then close every container that ends right after it.
     for (;;) {
       const frame = stack.at(-1);
       if (frame === undefined) {
@@ -101,7 +102,7 @@ function parseValue(text: string, start: number): { value: JsonValue; end: numbe
   }
 }
 
-/** Reads `"key"` and the `:` after it; returns the key and the offset of its value. */
+/** Reads `"key"` and the `:` after it, and returns the key and the offset of its value. */
 function readKey(text: string, start: number): { value: string; end: number } {
   if (text[start] !== '"') {
     throw new JsonSyntaxError("Expecting property name enclosed in double quotes", text, start);

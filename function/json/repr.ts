@@ -1,7 +1,8 @@
 /**
- * Python's `repr()` of a decoded JSON value, as python-jsonschema puts it into its messages
- * (`1 is not of type 'string'`): None, True, False, ints, float reprs (`nan`, `inf`), str reprs,
- * `[1, 2]` and `{'a': 1}`. Iterative, so nesting depth is limited only by memory.
+ * Python's `repr()` of a decoded JSON value, which python-jsonschema puts into its messages
+ * (`1 is not of type 'string'`). It covers None, True, False, ints, float reprs (`nan`, `inf`),
+ * str reprs, lists (`[1, 2]`) and dicts (`{'a': 1}`). The writer is iterative, so nesting depth
+ * is limited only by memory.
  */
 import { toPythonFloatRepr } from "./float.js";
 import { PyInt, type JsonValue } from "./value.js";

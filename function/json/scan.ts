@@ -1,8 +1,8 @@
 /**
- * Scanners for the leaf tokens of a JSON document (strings, numbers and named constants),
- * following the C accelerator of CPython 3.11 (`Modules/_json.c`: `scanstring_unicode`,
- * `_match_number_unicode`, `scan_once_unicode`) step by step, so that the same inputs fail at the
- * same positions with the same messages. Offsets are UTF-16 indices into the document.
+ * Scanners for the leaf tokens of a JSON document: strings, numbers and named constants. They
+ * follow CPython 3.11's C accelerator (`Modules/_json.c`: `scanstring_unicode`,
+ * `_match_number_unicode`, `scan_once_unicode`) step by step, so that the same inputs fail at
+ * the same positions with the same messages. Offsets are UTF-16 indices into the document.
  */
 import { JsonIntLimitError, JsonSyntaxError, MAX_INT_DIGITS } from "./errors.js";
 import { PyFloat, PyInt, type JsonValue } from "./value.js";
@@ -55,7 +55,7 @@ export function scanScalar(text: string, start: number): Scanned {
   return number;
 }
 
-/** Scans the rest of a string whose opening quote is at `start - 1`. Strict: no raw controls. */
+/** Scans the rest of a string whose opening quote is at `start - 1`, rejecting raw controls. */
 export function scanString(text: string, start: number): Scanned & { value: string } {
   const length = text.length;
   const begin = start - 1;
@@ -106,8 +106,8 @@ export function scanString(text: string, start: number): Scanned & { value: stri
     }
     let codeUnits = [readHex4(text, next, end)];
 
-    // A high surrogate joins a directly following low-surrogate escape; anything else leaves it
-    // as a lone UTF-16 unit, as Python keeps a lone surrogate code point.
+    // A high surrogate joins a directly following low-surrogate escape. Otherwise it stays a lone
+    // UTF-16 unit, because Python keeps a lone surrogate as a code point of its own.
     const high = codeUnits[0];
     if (high >= 0xd800 && high <= 0xdbff && end + 6 < length) {
       if (text.charCodeAt(end) === BACKSLASH && text[end + 1] === "u") {
@@ -122,7 +122,7 @@ export function scanString(text: string, start: number): Scanned & { value: stri
   }
 }
 
-/** Reads the 4 hex digits in [from, to); the error position is the escape's `u`. */
+/** Reads the 4 hex digits in [from, to). An invalid digit is reported at the escape's `u`. */
 function readHex4(text: string, from: number, to: number): number {
   const digits = text.slice(from, to);
   if (!/^[0-9a-fA-F]{4}$/.test(digits)) {
@@ -132,9 +132,9 @@ function readHex4(text: string, from: number, to: number): number {
 }
 
 /**
- * Matches `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?` as CPython's C matcher does: an int
- * when there is neither fraction nor exponent, else a float (`1e400` is inf). An `e` without
- * exponent digits is left unread. Returns undefined when no number starts at `start`.
+ * Matches `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?` as CPython's C matcher does. The
+ * result is an int when there is neither fraction nor exponent, else a float (`1e400` is inf).
+ * An `e` without exponent digits is left unread. Returns undefined when no number starts there.
  */
 function scanNumber(text: string, start: number): Scanned | undefined {
   const last = text.length - 1;

@@ -23,9 +23,9 @@ type Frame =
 // unit above `~` (so an astral character becomes its surrogate pair, as Python writes it).
 const ASCII_UNSAFE = /["\\\u0000-\u001f\u007f-\uffff]/g;
 
-// With ensure_ascii=False Python escapes only `"`, `\` and C0 controls; the line and paragraph
-// separators and lone surrogates (a high one not followed by a low one, or a low one not preceded
-// by a high one) are this module's additions.
+// With ensure_ascii=False Python escapes only `"`, `\` and C0 controls. This module adds the line
+// and paragraph separators and lone surrogates (a high one not followed by a low one, or a low
+// one not preceded by a high one).
 const UNICODE_UNSAFE = new RegExp(
   [
     '["\\\\\\u0000-\\u001f\\u2028\\u2029]',

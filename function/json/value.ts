@@ -1,7 +1,7 @@
 /**
- * The tree that Python's `json` module decodes a document into, kept in a form that JavaScript
- * cannot silently change: ints are decimal text of any size, floats are doubles (as Python's
- * are), and objects are Maps so that key order and repeated keys behave as a Python dict does.
+ * The tree that Python's `json` module decodes a document into, in a form that JavaScript cannot
+ * silently change. Ints are decimal text of any size and floats are doubles, as Python's are.
+ * Objects are Maps, so that key order and repeated keys behave as in a Python dict.
  */
 
 /** A decoded JSON value: None, bool, str, int, float, list or dict in Python terms. */
@@ -19,7 +19,7 @@ const INT_TEXT = /^-?[0-9]+$/;
 export class PyInt {
   readonly digits: string;
 
-  /** Accepts optionally signed decimal digits; throws TypeError on anything else. */
+  /** Accepts optionally signed decimal digits and throws TypeError on anything else. */
   constructor(text: string) {
     if (!INT_TEXT.test(text)) {
       throw new TypeError(`Invalid integer text: ${JSON.stringify(text.slice(0, 40))}`);

@@ -3,7 +3,7 @@
  * NaN, Infinity and integers of any size survive), and matching the schema.
  */
 import { RequestRejectedError } from "../errors.js";
-import { JsonSyntaxError, parsePythonJson } from "../json/parse.js";
+import { JsonIntLimitError, JsonSyntaxError, parsePythonJson } from "../json/parse.js";
 import type { JsonValue } from "../json/value.js";
 import { validatePayload, type Payload } from "./schema.js";
 
@@ -20,7 +20,9 @@ export function parsePayload(text: string | undefined): Payload {
   try {
     value = parsePythonJson(text);
   } catch (error) {
-    if (!(error instanceof JsonSyntaxError)) {
+    // Python's json module rejects integers longer than 4300 digits with a ValueError; the
+    // reference service answers that with 500, this one with a 400 that names the limit.
+    if (!(error instanceof JsonSyntaxError || error instanceof JsonIntLimitError)) {
       throw error;
     }
     throw new RequestRejectedError(

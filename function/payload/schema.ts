@@ -4,9 +4,9 @@
  * under Draft 2020-12 and returns the error that `jsonschema.exceptions.best_match` picks:
  * `Payload JSON did not match schema at path <json_path>: <message>`.
  *
- * The schema is: an object; `code` a string; `globals_dict` an object; `python_path` anyOf
- * [array of strings, null]; `limit_overrides_context` and `slug` anyOf [string, null];
- * `unsafely` a boolean; `code` and `globals_dict` required; other properties allowed.
+ * The schema requires an object with the string `code` and the object `globals_dict`. Optional
+ * properties are `python_path` (anyOf array of strings, null), `limit_overrides_context` and
+ * `slug` (anyOf string, null) and `unsafely` (boolean). Other properties are allowed.
  */
 import { z } from "zod";
 import { RequestRejectedError } from "../errors.js";
@@ -44,7 +44,8 @@ const PROPERTIES_SCHEMA = z.object({
   unsafely: z.boolean().optional(),
 });
 
-// The decoded document is a Map; only the schema's own properties are handed to z.object.
+// The decoded document is a Map, so its schema properties are copied into the plain object that
+// z.object reads. Other properties are allowed and never looked at.
 const PAYLOAD_SCHEMA = z
   .custom<JsonObject>(isJsonObject)
   .transform((map) => Object.fromEntries(PROPERTY_TYPES.map(([name]) => [name, map.get(name)])))
@@ -62,7 +63,7 @@ type SchemaError = {
   context: SchemaError[];
 };
 
-/** Returns the payload's fields; throws RequestRejectedError with the reference's message. */
+/** Returns the payload's fields, or throws RequestRejectedError with the reference's message. */
 export function validatePayload(value: JsonValue): Payload {
   const result = PAYLOAD_SCHEMA.safeParse(value);
   if (!result.success) {
@@ -97,11 +98,12 @@ function toSchemaErrors(payload: JsonValue, issues: z.core.$ZodIssue[]): SchemaE
   const propertyErrors: SchemaError[] = [];
   const requiredErrors: SchemaError[] = [];
   for (const [name, types] of PROPERTY_TYPES) {
-    const issue = issues.find((each) => each.path[0] === name);
-    const instance = payload.get(name);
+    const issue = issues.find((candidate) => candidate.path[0] === name);
     if (issue === undefined) {
       continue;
     }
+
+    const instance = payload.get(name);
     if (instance === undefined) {
       const message = `${toStrRepr(name)} is a required property`;
       requiredErrors.push({ ...leafError([], [], "required", message), matchesType: true });
@@ -115,7 +117,7 @@ function toSchemaErrors(payload: JsonValue, issues: z.core.$ZodIssue[]): SchemaE
   return [...propertyErrors, ...requiredErrors];
 }
 
-/** An anyOf error whose context holds every branch's errors, paths relative to the property. */
+/** Builds an anyOf error whose context contains every branch's errors, as jsonschema does. */
 function anyOfError(
   name: string,
   instance: JsonValue,
@@ -158,9 +160,9 @@ function leafError(
  * python-jsonschema 4.25's `best_match`: the most relevant error by `relevance` (the first one
  * among equals), then, while it has a context, the least relevant context error, stopping
  * where the two least relevant ones are equally relevant.
- * NOTE: best_match is a heuristic that python-jsonschema changes between releases (4.22 added the
- * path to `relevance`, which picks the alphabetically last of sibling property errors); this
- * follows the 4.22-4.25 code.
+ * NOTE: best_match is a heuristic that python-jsonschema changes between releases. This follows
+ * the 4.22-4.25 code, whose `relevance` includes the path and so picks the alphabetically last
+ * of sibling property errors. Earlier releases prefer a non-anyOf error, then schema order.
  */
 function bestMatch(errors: readonly SchemaError[]): SchemaError {
   let best = errors.at(0);
@@ -197,7 +199,7 @@ function compareRelevance(left: SchemaError, right: SchemaError): number {
 }
 
 /**
- * Compares paths as Python compares sequences. Paths compared here hold property names (ASCII,
+ * Compares paths as Python compares sequences. Paths compared here contain property names (ASCII,
  * so UTF-16 order is code point order) or array indices, never both at one position.
  */
 function comparePaths(left: SchemaError["path"], right: SchemaError["path"]): number {

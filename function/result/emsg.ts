@@ -16,9 +16,9 @@ export function formatEmsg(stdout: Uint8Array, stderr: Uint8Array, status: numbe
 }
 
 /**
- * Returns Python's `repr(bytes)`: `b'...'`, in double quotes only when the bytes contain `'` and
- * no `"`; the quote and backslash are escaped, tab, newline and carriage return as `\t` `\n` `\r`,
- * and other bytes outside 0x20-0x7e as lowercase `\xNN`.
+ * Returns Python's `repr(bytes)`, `b'...'`, in double quotes only when the bytes contain `'` and
+ * no `"`. The quote and backslash are escaped, tab, newline and carriage return become `\t` `\n`
+ * `\r`, and other bytes outside 0x20-0x7e become lowercase `\xNN`.
  */
 export function toPythonBytesRepr(bytes: Uint8Array): string {
   const useDoubleQuotes = bytes.includes(0x27) && !bytes.includes(0x22);

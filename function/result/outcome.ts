@@ -13,7 +13,15 @@ import type { JsonObject, JsonValue } from "../json/value.js";
 import type { RunnerOutcome } from "../sandbox/runner-process.js";
 import { formatEmsg } from "./emsg.js";
 
-export type ExecutionResult = Readonly<{ globals: JsonObject; emsg: string | undefined }>;
+export type ExecutionResult = Readonly<{
+  globals: JsonObject;
+  emsg: string | undefined;
+  /** The Landlock ABI the runner reported when it confined itself. */
+  landlockAbi: number | undefined;
+}>;
+
+/** Limits of the captured output, named in the emsg when one was exceeded. */
+export type OutputLimits = Readonly<{ maxOutputBytes: number; maxResultBytes: number }>;
 
 export type ReadyReport = Readonly<{ landlockAbi: number | undefined }>;
 
@@ -21,23 +29,25 @@ export type ReadyReport = Readonly<{ landlockAbi: number | undefined }>;
 export function toExecutionResult(
   outcome: RunnerOutcome,
   inputGlobals: JsonObject,
+  limits: OutputLimits,
 ): ExecutionResult {
   const text = Buffer.from(outcome.resultChannel).toString("utf8");
   const newline = text.indexOf("\n");
   const firstLine = newline === -1 ? text : text.slice(0, newline);
-  toReadyReport(firstLine, outcome);
+  const { landlockAbi } = toReadyReport(firstLine, outcome);
 
-  const returned = outcome.status === 0 ? parseReturnedGlobals(text.slice(newline + 1)) : undefined;
+  const isClean = outcome.status === 0 && outcome.exceededOutput === undefined;
+  const returned = isClean ? parseReturnedGlobals(text.slice(newline + 1)) : undefined;
   if (returned === undefined) {
     const emsg = formatEmsg(outcome.stdout, outcome.stderr, outcome.status);
-    return { globals: inputGlobals, emsg };
+    return { globals: inputGlobals, emsg: emsg + describeExceeded(outcome, limits), landlockAbi };
   }
 
   const globals = new Map(inputGlobals);
   for (const [key, value] of returned) {
     globals.set(key, value);
   }
-  return { globals, emsg: undefined };
+  return { globals, emsg: undefined, landlockAbi };
 }
 
 /** Reads the runner's first line, which must report that confinement is in place. */
@@ -58,8 +68,25 @@ export function toReadyReport(line: string, outcome: RunnerOutcome): ReadyReport
     isRecord(report) && typeof report.sandbox_error === "string"
       ? report.sandbox_error
       : `runner exited with status ${outcome.status} before confinement was reported` +
-        (outcome.timedOut ? " (wall-clock limit reached)" : "");
+        (outcome.timedOut ? " (wall-clock limit reached)" : "") +
+        // Before the ready line only the runner itself wrote to stderr, never the user's code.
+        `; stderr: ${Buffer.from(outcome.stderr.subarray(0, 2000)).toString("utf8")}`;
   throw new SandboxFailedError(reason);
+}
+
+/**
+ * Names the output limit that stopped the run, after codejail's usual message, so that operators
+ * matching its prefix still match.
+ */
+function describeExceeded(outcome: RunnerOutcome, limits: OutputLimits): string {
+  switch (outcome.exceededOutput) {
+    case undefined:
+      return "";
+    case "result":
+      return ` (the returned globals exceeded the limit of ${limits.maxResultBytes} bytes)`;
+    default:
+      return ` (${outcome.exceededOutput} exceeded the limit of ${limits.maxOutputBytes} bytes)`;
+  }
 }
 
 function parseReturnedGlobals(text: string): JsonObject | undefined {

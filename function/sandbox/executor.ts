@@ -9,10 +9,14 @@ import type { Config, Limits } from "../config.js";
 import { SandboxFailedError } from "../errors.js";
 import { describeError, log } from "../log.js";
 import { SlotCgroups } from "./cgroups.js";
-import { killAllProcesses } from "./reaper.js";
+import { SlotDisks } from "./slot-disks.js";
+import { killAllProcesses, waitForNoProcesses } from "./reaper.js";
 import { runRunner, type RunnerOutcome } from "./runner-process.js";
-import { UidPool } from "./uid-pool.js";
+import { UidPool, type SandboxIdentity } from "./uid-pool.js";
 import { createWorkdir, isWorkdirName, removeWorkdir, type WorkdirFile } from "./workdir.js";
+
+/** How long killed processes may stay unreaped before their uid is withheld from the pool. */
+const REAP_TIMEOUT_MS = 60_000;
 
 export type ExecutionRequest = Readonly<{
   code: string;
@@ -26,10 +30,12 @@ export class Executor {
   private readonly pool: UidPool;
   /** Detected once; "none" inside containers that cannot write cgroups. */
   readonly cgroups: Promise<SlotCgroups>;
+  readonly disks: SlotDisks;
 
   constructor(private readonly config: Config) {
     this.pool = new UidPool(config.sandboxUidBase, config.sandboxUidCount, config.sandboxGid);
     this.cgroups = SlotCgroups.detect();
+    this.disks = new SlotDisks(config.execRoot, config.diskBytes);
   }
 
   /** Runs the request; throws SandboxFailedError when the machinery (not the code) failed. */
@@ -37,7 +43,8 @@ export class Executor {
     const identity = await this.pool.acquire();
     let dir: string | undefined;
     try {
-      dir = await createWorkdir(this.config.execRoot, identity, request.code, request.files);
+      const parent = await this.disks.parentFor(identity.slot);
+      dir = await createWorkdir(parent, identity, request.code, request.files);
       const cgroups = await this.cgroups;
       const { NPROC, VMEM } = request.limits;
       await cgroups.configure(identity.slot, { maxProcesses: NPROC, maxMemoryBytes: VMEM });
@@ -60,8 +67,8 @@ export class Executor {
         cause: error,
       });
     } finally {
-      if (await this.cleanUp(identity.uid, () => killAllProcesses(identity), dir)) {
-        this.pool.release(identity);
+      if (await this.cleanUp(identity, dir)) {
+        void this.releaseWhenReaped(identity);
       }
     }
   }
@@ -71,17 +78,19 @@ export class Executor {
    * the pool's uids. Runs once at start-up, before any execution.
    */
   async removeLeftovers(): Promise<void> {
-    const names = await readdir(this.config.execRoot);
-    const leftovers = names.filter(isWorkdirName);
+    await this.disks.findExistingMounts();
+    const leftovers: string[] = [];
+    for (const parent of this.disks.parentDirs()) {
+      const names = await readdir(parent);
+      leftovers.push(...names.filter(isWorkdirName).map((name) => path.join(parent, name)));
+    }
     const identities = Array.from({ length: this.config.sandboxUidCount }, (_, slot) => ({
       uid: this.config.sandboxUidBase + slot,
       gid: this.config.sandboxGid,
       slot,
     }));
     const killed = await Promise.all(identities.map((identity) => killAllProcesses(identity)));
-    await Promise.all(
-      leftovers.map((name) => removeWorkdir(path.join(this.config.execRoot, name))),
-    );
+    await Promise.all(leftovers.map((dir) => removeWorkdir(dir)));
 
     const processes = killed.reduce((sum, count) => sum + count, 0);
     if (leftovers.length > 0 || processes > 0) {
@@ -105,20 +114,19 @@ export class Executor {
    * Kills leftover processes, then removes the directory. Returns false when processes survived,
    * so the uid is kept out of the pool rather than handed to the next execution.
    */
-  private async cleanUp(
-    uid: number,
-    kill: () => Promise<number>,
-    dir: string | undefined,
-  ): Promise<boolean> {
+  private async cleanUp(identity: SandboxIdentity, dir: string | undefined): Promise<boolean> {
     let isUidClean = true;
     try {
-      const orphans = await kill();
+      const orphans = await killAllProcesses(identity);
       if (orphans > 0) {
-        log.info("Killed processes left by an execution", { uid, processes: orphans });
+        log.info("Killed processes left by an execution", { uid: identity.uid, orphans });
       }
     } catch (error) {
       isUidClean = false;
-      log.error("Sandbox uid withheld from the pool", { uid, error: describeError(error) });
+      log.error("Sandbox uid withheld from the pool", {
+        uid: identity.uid,
+        error: describeError(error),
+      });
     }
 
     if (dir !== undefined) {
@@ -127,5 +135,21 @@ export class Executor {
       );
     }
     return isUidClean;
+  }
+
+  /**
+   * Returns the uid to the pool once its killed processes are reaped, in the background so the
+   * response does not wait. Zombies count against the next execution's process limit.
+   */
+  private async releaseWhenReaped(identity: SandboxIdentity): Promise<void> {
+    if (await waitForNoProcesses(identity.uid, REAP_TIMEOUT_MS)) {
+      this.pool.release(identity);
+      return;
+    }
+
+    log.error("Sandbox uid withheld from the pool: its processes were not reaped", {
+      uid: identity.uid,
+      timeoutMs: REAP_TIMEOUT_MS,
+    });
   }
 }

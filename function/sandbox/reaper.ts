@@ -10,6 +10,7 @@ import type { SandboxIdentity } from "./uid-pool.js";
 
 const KILL_PROGRAM = "/usr/bin/kill";
 const MAX_PASSES = 5;
+const ZOMBIE_POLL_MS = 100;
 
 /**
  * Sends SIGKILL to all processes of the identity's uid until none is left alive (zombies waiting
@@ -38,20 +39,41 @@ export async function killAllProcesses(identity: SandboxIdentity): Promise<numbe
   return found.length;
 }
 
+/**
+ * Waits until no process of the uid is left, zombies included, polling /proc. Zombies still
+ * count against RLIMIT_NPROC and the pids cgroup, and an init that reaps slowly can keep them for
+ * seconds. Returns false if some remain after `timeoutMs`.
+ */
+export async function waitForNoProcesses(uid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await findProcesses(uid, true)).length > 0) {
+    if (Date.now() > deadline) {
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, ZOMBIE_POLL_MS));
+  }
+  return true;
+}
+
 /** Lists the pids whose real uid is `uid` and that are not zombies, from /proc. */
-export async function findLiveProcesses(uid: number): Promise<number[]> {
+export function findLiveProcesses(uid: number): Promise<number[]> {
+  return findProcesses(uid, false);
+}
+
+async function findProcesses(uid: number, includeZombies: boolean): Promise<number[]> {
   const pids = (await readdir("/proc")).filter((name) => /^\d+$/.test(name));
   const statuses = await Promise.all(
     pids.map((pid) => readFile(`/proc/${pid}/status`, "utf8").catch(() => "")),
   );
 
   return pids
-    .filter((_, index) => isLiveProcessOf(statuses[index]!, uid))
+    .filter((_, index) => isProcessOf(statuses[index]!, uid, includeZombies))
     .map((pid) => Number(pid));
 }
 
-function isLiveProcessOf(status: string, uid: number): boolean {
+function isProcessOf(status: string, uid: number, includeZombies: boolean): boolean {
   const realUid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
   const state = /^State:\s+(\S)/m.exec(status)?.[1];
-  return realUid === String(uid) && state !== "Z" && state !== "X";
+  const isDead = state === "Z" || state === "X";
+  return realUid === String(uid) && (includeZombies || !isDead);
 }

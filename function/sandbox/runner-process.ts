@@ -1,13 +1,14 @@
 /**
  * Starts the trusted Python runner for one execution and collects what it left: exit status,
- * bounded stdout and stderr, and the result channel (fd 3). The wall-clock deadline kills the
- * whole process tree of the execution's uid, then stops waiting on pipes that anything could
- * still hold.
+ * bounded stdout and stderr, and the result channel (fd 3). The wall-clock deadline, and any
+ * output past its limit, kill the whole process tree of the execution's uid; after a kill the
+ * service stops waiting on pipes that something could still hold.
  */
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import type { Limits } from "../config.js";
+import { captureStream } from "./capture.js";
 import { killAllProcesses } from "./reaper.js";
 import type { SandboxIdentity } from "./uid-pool.js";
 import { SCRATCH_DIR_NAME } from "./workdir.js";
@@ -26,6 +27,9 @@ export type RunnerOptions = Readonly<{
   maxResultBytes: number;
 }>;
 
+/** Which output went past its limit: the code's stdout or stderr, or the returned globals. */
+export type ExceededOutput = "stdout" | "stderr" | "result";
+
 export type RunnerOutcome = Readonly<{
   /** Exit status as codejail reports it: the exit code, or minus the signal number. */
   status: number;
@@ -33,7 +37,7 @@ export type RunnerOutcome = Readonly<{
   stderr: Uint8Array;
   resultChannel: Uint8Array;
   timedOut: boolean;
-  outputLimitExceeded: boolean;
+  exceededOutput: ExceededOutput | undefined;
   durationMs: number;
 }>;
 
@@ -46,47 +50,46 @@ export async function runRunner(
   input: string,
   attach: (pid: number | undefined) => Promise<void>,
 ): Promise<RunnerOutcome> {
-  const runnerConfig = {
-    limits: {
-      cpu_seconds: limits.CPU,
-      vmem_bytes: limits.VMEM,
-      fsize_bytes: limits.FSIZE,
-      nproc: limits.NPROC,
-      nofile: OPEN_FILES_LIMIT,
-    },
-    read_paths: options.readPaths,
-    confine: options.confine,
-  };
-  const scratch = path.join(dir, SCRATCH_DIR_NAME);
   const started = performance.now();
-
   const subprocess = execa(
     options.pythonPath,
-    ["-I", "-B", options.runnerPath, JSON.stringify(runnerConfig)],
+    ["-I", "-B", options.runnerPath, JSON.stringify(toRunnerConfig(options, limits))],
     {
       cwd: dir,
       uid: identity.uid,
       gid: identity.gid,
-      env: {
-        PATH: SANDBOX_PATH,
-        HOME: scratch,
-        TMPDIR: scratch,
-        OPENBLAS_NUM_THREADS: "1",
-        LANG: "C.UTF-8",
-      },
+      env: toSandboxEnvironment(dir),
       extendEnv: false,
       stdio: ["pipe", "pipe", "pipe", "pipe"],
-      encoding: "buffer",
-      stripFinalNewline: false,
-      maxBuffer: {
-        stdout: options.maxOutputBytes,
-        stderr: options.maxOutputBytes,
-        fd3: options.maxResultBytes,
-      },
+      buffer: false,
       reject: false,
       cleanup: true,
     },
   );
+
+  let timedOut = false;
+  let exceededOutput: ExceededOutput | undefined;
+  let isKilling = false;
+  let markKilled: () => void = () => {};
+  const killed = new Promise<void>((resolve) => (markKilled = resolve));
+  const killTree = () => {
+    if (isKilling) {
+      return;
+    }
+    isKilling = true;
+    killAllProcesses(identity)
+      .catch(() => subprocess.kill("SIGKILL"))
+      .finally(markKilled);
+  };
+  const overflow = (name: ExceededOutput) => () => {
+    exceededOutput ??= name;
+    killTree();
+  };
+
+  // Listeners attach before any await: with `buffer: false`, execa discards output nobody reads.
+  const stdout = captureStream(subprocess.stdout, options.maxOutputBytes, overflow("stdout"));
+  const stderr = captureStream(subprocess.stderr, options.maxOutputBytes, overflow("stderr"));
+  const result = captureStream(subprocess.stdio[3], options.maxResultBytes, overflow("result"));
 
   // The code arrives on stdin only after the runner is inside the slot's cgroups, so nothing it
   // starts can be created outside them.
@@ -99,38 +102,63 @@ export async function runRunner(
     throw error;
   }
 
-  let timedOut = false;
-  let stopWaiting: () => void = () => {};
-  const drainGiveUp = new Promise<void>((resolve) => (stopWaiting = resolve));
   const deadline = setTimeout(() => {
     timedOut = true;
-    void killAllProcesses(identity)
-      .catch(() => subprocess.kill("SIGKILL"))
-      .finally(() => setTimeout(stopWaiting, PIPE_DRAIN_AFTER_KILL_MS).unref());
+    killTree();
   }, limits.REALTIME * 1000);
 
-  let result = await Promise.race([subprocess, drainGiveUp.then(() => undefined)]);
+  // Once the runner itself has exited the execution is over: descendants that still hold the
+  // pipes open are killed rather than waited for.
+  // ("exit" fires when the process ends; execa's promise waits for the pipes as well.)
+  subprocess.once("exit", killTree);
+  const exited = Promise.all([subprocess, stdout.done, stderr.done, result.done]);
+  const giveUp = killed.then(() => delay(PIPE_DRAIN_AFTER_KILL_MS));
+  const finished = await Promise.race([exited, giveUp]);
   clearTimeout(deadline);
-  if (result === undefined) {
+  if (finished === undefined) {
     // Something still holds a pipe after the kill; destroying the streams ends the wait.
-    for (const stream of subprocess.stdio) {
-      stream?.destroy();
-    }
+    subprocess.stdio.forEach((stream) => stream?.destroy());
     subprocess.kill("SIGKILL");
-    result = await Promise.race([subprocess, delay(PIPE_DRAIN_AFTER_KILL_MS)]);
-    if (result === undefined) {
-      throw new Error(`runner pid ${subprocess.pid} did not exit after SIGKILL`);
-    }
+  }
+  const [subprocessResult] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];
+  if (subprocessResult === undefined) {
+    throw new Error(`runner pid ${subprocess.pid} did not exit after SIGKILL`);
   }
 
   return {
-    status: toStatus(result.exitCode, result.signal),
-    stdout: result.stdout ?? new Uint8Array(),
-    stderr: result.stderr ?? new Uint8Array(),
-    resultChannel: (result.stdio[3] as Uint8Array | undefined) ?? new Uint8Array(),
+    status: toStatus(subprocessResult.exitCode, subprocessResult.signal),
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
+    resultChannel: result.bytes(),
     timedOut,
-    outputLimitExceeded: result.isMaxBuffer,
+    exceededOutput,
     durationMs: performance.now() - started,
+  };
+}
+
+function toRunnerConfig(options: RunnerOptions, limits: Limits) {
+  return {
+    limits: {
+      cpu_seconds: limits.CPU,
+      vmem_bytes: limits.VMEM,
+      fsize_bytes: limits.FSIZE,
+      nproc: limits.NPROC,
+      nofile: OPEN_FILES_LIMIT,
+    },
+    read_paths: options.readPaths,
+    confine: options.confine,
+  };
+}
+
+/** The only variables the code sees: none of the service's own. */
+function toSandboxEnvironment(dir: string): Record<string, string> {
+  const scratch = path.join(dir, SCRATCH_DIR_NAME);
+  return {
+    PATH: SANDBOX_PATH,
+    HOME: scratch,
+    TMPDIR: scratch,
+    OPENBLAS_NUM_THREADS: "1",
+    LANG: "C.UTF-8",
   };
 }
 

@@ -15,16 +15,18 @@ export class UidPool {
     size: number,
     private readonly gid: number,
   ) {
-    this.free = Array.from({ length: size }, (_, slot) => slot);
+    // A stack, so that a lightly loaded service keeps reusing the same few slots (and their
+    // cgroups and filesystems).
+    this.free = Array.from({ length: size }, (_, index) => size - 1 - index);
   }
 
   get size(): number {
     return this.free.length;
   }
 
-  /** Waits for a free uid, first come first served. */
+  /** Waits for a free uid; waiting callers are served first come first served. */
   async acquire(): Promise<SandboxIdentity> {
-    const slot = this.free.shift() ?? (await new Promise<number>((r) => this.waiters.push(r)));
+    const slot = this.free.pop() ?? (await new Promise<number>((r) => this.waiters.push(r)));
     return Object.freeze({ uid: this.uidBase + slot, gid: this.gid, slot });
   }
 

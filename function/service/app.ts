@@ -1,37 +1,49 @@
 /**
- * The service: routes requests, gates execution on the startup safety check, and runs the
- * code-exec request path as a list of named steps. Every error is contained here and answered
- * as JSON, because the Functions Framework exits the process on an uncaught exception.
+ * The service: routes requests, owns the executor, admission control and the safety verdict, and
+ * drains on shutdown. Every error is contained here and answered as JSON, because the Functions
+ * Framework exits the process on an uncaught exception.
  */
 import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Config } from "../config.js";
-import { SafetyCheckFailedError, ServiceDisabledError, toServiceError } from "../errors.js";
-import type { JsonObject } from "../json/value.js";
-import { describeError, log, toTraceFields, type LogFields } from "../log.js";
-import { parsePayload } from "../payload/parse.js";
-import { validatePolicy } from "../payload/policy.js";
-import { parseForm } from "../request/form.js";
+import { describeError, log } from "../log.js";
 import { Executor } from "../sandbox/executor.js";
-import { sendJson, toJsonObject } from "./responses.js";
+import { Admission } from "./admission.js";
+import { handleCodeExec, type CodeExecContext } from "./code-exec.js";
 import { runExecution } from "./execution.js";
-import { runSafetyCheck, type SafetyReport } from "./safety-check.js";
+import { sendJson, toJsonObject } from "./responses.js";
+import { runSafetyCheck } from "./safety-check.js";
+import { SafetyMonitor } from "./safety-monitor.js";
 
 const CODE_EXEC_PATH = "/api/v0/code-exec";
 const HEALTH_PATH = "/health/";
 const HEALTH_DETAIL_PATH = "/health/detail";
+const DRAIN_POLL_MS = 50;
 
 export class CodejailService {
   private readonly executor: Executor;
-  private safety: SafetyReport | undefined;
-  private readonly safetyCheckDone: Promise<void>;
+  private readonly admission: Admission;
+  private readonly safety: SafetyMonitor;
+  private readonly context: CodeExecContext;
+  private isDraining = false;
+  private openRequests = 0;
+  private hasRemovedLeftovers = false;
 
   constructor(private readonly config: Config) {
     this.executor = new Executor(config);
-    this.safetyCheckDone = this.runStartupCheck();
+    this.admission = new Admission(config.maxConcurrent, config.maxQueued, config.maxQueueWaitMs);
+    this.safety = new SafetyMonitor(() => this.runChecks());
+    this.context = {
+      config,
+      executor: this.executor,
+      admission: this.admission,
+      safety: this.safety,
+      isDraining: () => this.isDraining,
+    };
   }
 
   /** Handles one HTTP request; never rejects. */
   async handle(req: Request, res: Response): Promise<void> {
+    this.openRequests += 1;
     try {
       await this.route(req, res);
     } catch (error) {
@@ -39,12 +51,30 @@ export class CodejailService {
       if (!res.headersSent) {
         sendJson(res, 500, toJsonObject({ error: "Internal server error" }));
       }
+    } finally {
+      this.openRequests -= 1;
     }
+  }
+
+  /**
+   * Stops taking work, lets open requests finish within the grace period, then kills what is
+   * still running and removes its directories.
+   */
+  async drain(): Promise<void> {
+    this.isDraining = true;
+    const deadline = Date.now() + this.config.shutdownGraceMs;
+    while (this.openRequests > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+
+    const abandoned = this.openRequests;
+    await this.executor.removeLeftovers();
+    log.info("Drained", { abandonedRequests: abandoned });
   }
 
   private async route(req: Request, res: Response): Promise<void> {
     const routes: Record<string, [string, () => Promise<void> | void]> = {
-      [CODE_EXEC_PATH]: ["POST", () => this.handleCodeExec(req, res)],
+      [CODE_EXEC_PATH]: ["POST", () => handleCodeExec(this.context, req, res)],
       [HEALTH_PATH]: ["GET", () => this.handleHealth(res)],
       [HEALTH_DETAIL_PATH]: ["GET", () => this.handleHealthDetail(res)],
     };
@@ -62,92 +92,59 @@ export class CodejailService {
     await handler();
   }
 
-  private async handleCodeExec(req: Request, res: Response): Promise<void> {
-    const startedMs = performance.now();
-    const fields: LogFields = { ...toTraceFields(req.get("X-Cloud-Trace-Context")) };
-    let outcome = "executed.success";
-    try {
-      await this.validateServiceReady();
-      const form = await parseForm(req.get("Content-Type"), req.rawBody, this.config);
-      const payload = parsePayload(form.payload);
-      Object.assign(fields, { slug: payload.slug, limitContext: payload.limitOverridesContext });
-      validatePolicy({ ...payload, fileNames: form.files.keys() });
-
-      const report = await runExecution(this.config, this.executor, {
-        ...payload,
-        globals: payload.globalsDict,
-        files: [...form.files].map(([name, data]) => ({ name, data })),
-      });
-      Object.assign(fields, {
-        status: report.status,
-        sandboxMs: Math.round(report.durationMs),
-        codeBytes: Buffer.byteLength(payload.code),
-      });
-      outcome = toOutcomeLabel(report);
-
-      const body: JsonObject = new Map([["globals_dict", report.globals]]);
-      if (report.emsg !== undefined) {
-        body.set("emsg", report.emsg);
-      }
-      sendJson(res, 200, body);
-    } catch (thrown) {
-      const error = toServiceError(thrown);
-      outcome = error.code;
-      if (error.status >= 500) {
-        fields.error = describeError(thrown);
-      }
-      sendJson(res, error.status, toJsonObject({ error: error.message }));
-    } finally {
-      const totalMs = Math.round(performance.now() - startedMs);
-      const severity = outcome.startsWith("failed.") ? "error" : "info";
-      log[severity](`code-exec ${outcome}`, { outcome, totalMs, ...fields });
-    }
-  }
-
-  private async validateServiceReady(): Promise<void> {
-    if (!this.config.enabled) {
-      throw new ServiceDisabledError();
-    }
-
-    await this.safetyCheckDone;
-    if (this.safety?.passed !== true) {
-      throw new SafetyCheckFailedError();
-    }
+  private isHealthy(): boolean {
+    return this.safety.isPassed && !this.isDraining;
   }
 
   private handleHealth(res: Response): void {
-    const isHealthy = this.safety?.passed === true;
-    sendJson(
-      res,
-      isHealthy ? 200 : 503,
-      toJsonObject({ status: isHealthy ? "OK" : "UNAVAILABLE" }),
-    );
+    const status = this.isHealthy() ? "OK" : "UNAVAILABLE";
+    sendJson(res, this.isHealthy() ? 200 : 503, toJsonObject({ status }));
   }
 
-  private handleHealthDetail(res: Response): void {
-    const checks = (this.safety?.checks ?? []).map((check) => toJsonObject({ ...check }));
-    const state = this.safety === undefined ? "running" : this.safety.passed ? "pass" : "fail";
-    sendJson(res, this.safety?.passed === true ? 200 : 503, toJsonObject({ state, checks }));
-  }
-
-  private async runStartupCheck(): Promise<void> {
-    await this.executor.removeLeftovers().catch((error: unknown) => {
-      log.error("Leftovers of a previous run not removed", { error: describeError(error) });
+  /** Lists each safety check and confinement layer, so an operator sees why work is refused. */
+  private async handleHealthDetail(res: Response): Promise<void> {
+    const report = this.safety.current;
+    const cgroups = await this.executor.cgroups;
+    const layers = toJsonObject({
+      uid_pool: `${this.config.sandboxUidCount} uids from ${this.config.sandboxUidBase}`,
+      process_tree_kill: "kill(-1) as the execution's uid",
+      cgroups: cgroups.mechanism,
+      disk_quota: this.executor.disks.mechanism,
+      landlock_abi: report?.landlockAbi === undefined ? "unknown" : String(report.landlockAbi),
+      seccomp: report?.passed === true ? "in force" : "unknown",
     });
-    this.safety = await runSafetyCheck(async (code, globals) => {
+    const checks = (report?.checks ?? []).map((check) => toJsonObject({ ...check }));
+    const state = report === undefined ? "running" : report.passed ? "pass" : "fail";
+    const load = toJsonObject({
+      active: String(this.admission.activeCount),
+      queued: String(this.admission.queuedCount),
+      max_concurrent: String(this.config.maxConcurrent),
+    });
+    const body = toJsonObject({ state, draining: this.isDraining, checks, layers, load });
+    sendJson(res, this.isHealthy() ? 200 : 503, body);
+  }
+
+  private async runChecks() {
+    if (!this.hasRemovedLeftovers) {
+      // Before the first check, clear what a crashed predecessor left.
+      this.hasRemovedLeftovers = true;
+      await this.executor.removeLeftovers().catch((error: unknown) => {
+        log.error("Leftovers of a previous run not removed", { error: describeError(error) });
+      });
+    }
+    const report = await runSafetyCheck(async (code, globals) => {
       const input = { code, globals, pythonPath: [], limitOverridesContext: null, files: [] };
       return runExecution(this.config, this.executor, input);
     }, this.config.egressProbeUrl);
-    log[this.safety.passed ? "info" : "error"](
-      `Startup safety check ${this.safety.passed ? "passed" : "failed"}`,
-      { passed: this.safety.passed },
-    );
-  }
-}
 
-function toOutcomeLabel(report: { emsg: string | undefined; timedOut: boolean }): string {
-  if (report.emsg === undefined) {
-    return "executed.success";
+    const cgroups = await this.executor.cgroups;
+    log.info("Confinement layers", {
+      uidPool: this.config.sandboxUidCount,
+      cgroups: cgroups.mechanism,
+      diskQuota: this.executor.disks.mechanism,
+      landlockAbi: report.landlockAbi,
+      maxConcurrent: this.config.maxConcurrent,
+    });
+    return report;
   }
-  return report.timedOut ? "executed.timeout" : "executed.error";
 }

@@ -7,6 +7,7 @@ import { serializePythonJson } from "../json/serialize.js";
 import type { JsonObject } from "../json/value.js";
 import { toExecutionResult, type ExecutionResult } from "../result/outcome.js";
 import type { Executor } from "../sandbox/executor.js";
+import type { ExceededOutput } from "../sandbox/runner-process.js";
 import type { WorkdirFile } from "../sandbox/workdir.js";
 
 export type ExecutionInput = Readonly<{
@@ -18,7 +19,12 @@ export type ExecutionInput = Readonly<{
 }>;
 
 export type ExecutionReport = ExecutionResult &
-  Readonly<{ status: number; timedOut: boolean; durationMs: number }>;
+  Readonly<{
+    status: number;
+    timedOut: boolean;
+    exceededOutput: ExceededOutput | undefined;
+    durationMs: number;
+  }>;
 
 /** Runs the code confined; throws SandboxFailedError when the sandbox itself failed. */
 export async function runExecution(
@@ -39,9 +45,10 @@ export async function runExecution(
   });
 
   return {
-    ...toExecutionResult(outcome, input.globals),
+    ...toExecutionResult(outcome, input.globals, config),
     status: outcome.status,
     timedOut: outcome.timedOut,
+    exceededOutput: outcome.exceededOutput,
     durationMs: outcome.durationMs,
   };
 }

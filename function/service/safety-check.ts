@@ -14,7 +14,12 @@ export type CheckReport = Readonly<{
   status: CheckStatus;
   detail: string;
 }>;
-export type SafetyReport = Readonly<{ passed: boolean; checks: readonly CheckReport[] }>;
+export type SafetyReport = Readonly<{
+  passed: boolean;
+  checks: readonly CheckReport[];
+  /** The Landlock ABI the runner reported in the basic execution check. */
+  landlockAbi: number | undefined;
+}>;
 
 type RunCode = (code: string, globals: JsonObject) => Promise<ExecutionResult>;
 type Check = Readonly<{ id: string; name: string; run: () => Promise<CheckOutcome> }>;
@@ -29,7 +34,13 @@ export async function runSafetyCheck(
   runCode: RunCode,
   egressProbeUrl: string | undefined,
 ): Promise<SafetyReport> {
-  const checks = buildChecks(runCode, egressProbeUrl);
+  let landlockAbi: number | undefined;
+  const recordingRunCode: RunCode = async (code, globals) => {
+    const result = await runCode(code, globals);
+    landlockAbi ??= result.landlockAbi;
+    return result;
+  };
+  const checks = buildChecks(recordingRunCode, egressProbeUrl);
   const reports: CheckReport[] = [];
   for (const check of checks) {
     let outcome: CheckOutcome;
@@ -48,7 +59,7 @@ export async function runSafetyCheck(
     }
   }
 
-  return { passed: reports.every((r) => r.status !== "fail"), checks: reports };
+  return { passed: reports.every((r) => r.status !== "fail"), checks: reports, landlockAbi };
 }
 
 function buildChecks(runCode: RunCode, egressProbeUrl: string | undefined): Check[] {

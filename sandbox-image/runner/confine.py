@@ -25,7 +25,8 @@ class ConfinementError(Exception):
     """A confinement step failed, so no user input may be read."""
 
 
-# NamedTuple rather than dataclass: importing dataclasses costs about 8 ms of every execution.
+# NamedTuple rather than dataclass: importing dataclasses took 8 ms per execution here
+# (python3 -X importtime, Python 3.11, 2-core VM).
 class Limits(NamedTuple):
     cpu_seconds: int
     vmem_bytes: int  # 0 means no address space limit.

@@ -83,7 +83,9 @@ _libc.syscall.restype = ctypes.c_long
 
 
 def _syscall(number: int, *args: object) -> int:
-    result = _libc.syscall(ctypes.c_long(number), *args)
+    # syscall() is variadic and reads every argument as a long, so ints are widened explicitly.
+    widened = [ctypes.c_long(arg) if isinstance(arg, int) else arg for arg in args]
+    result = _libc.syscall(ctypes.c_long(number), *widened)
     if result < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
@@ -102,11 +104,12 @@ def handled_fs_rights(abi: int) -> int:
 
 
 def restrict(abi: int, read_only: list[str], read_write: list[str], devices: list[str]) -> None:
-    """Deny all filesystem access except the rules below, TCP, and cross-domain IPC.
+    """Restrict the process to filesystem access beneath the given paths, without TCP.
 
-    Each path is followed through symlinks. A path that does not exist, or that the process may
-    not search anyway, gets no rule. Requires no_new_privs. Raises OSError if the kernel rejects
-    the ruleset or a rule.
+    read_only paths get READ_FILE and READ_DIR, read_write paths every handled right but
+    READ_WRITE_DENIED, and devices DEVICE_RIGHTS. Each path is followed through symlinks. A path
+    that does not exist, or that the process may not search anyway, gets no rule. Requires
+    no_new_privs. Raises OSError if the kernel rejects the ruleset or a rule.
     """
     if abi < MIN_ABI:
         raise OSError(f"Landlock ABI {abi} is too old, at least {MIN_ABI} is required")

@@ -1,7 +1,7 @@
 # A seccomp filter that is the second layer behind Landlock: it denies the syscalls that create
 # non-UNIX sockets, start programs, enter or create namespaces, inspect other processes or change
-# the system, and allows everything else. Syscall numbers are those of the kernel's
-# arch/x86/entry/syscalls/syscall_64.tbl and include/uapi/asm-generic/unistd.h (aarch64).
+# the system, and allows everything else. Syscall numbers are those of Linux's uapi headers
+# asm/unistd_64.h (x86_64) and asm-generic/unistd.h (aarch64).
 # confine.py installs it last, after no_new_privs and Landlock.
 
 import ctypes
@@ -139,7 +139,8 @@ def build_filter(machine: str) -> list[Instruction]:
         (LD_W_ABS, 0, 0, OFFSET_NR),
     ]
     if machine == "x86_64":
-        # x32 syscalls share the x86_64 audit arch but set this bit, and nothing here uses them.
+        # x32 syscalls share the x86_64 audit arch but set this bit. Nothing here uses them, and
+        # no valid x86_64 number is this large.
         program += [(JGE_K, 0, 1, X32_SYSCALL_BIT), (RET_K, 0, 0, RET_KILL_PROCESS)]
 
     # Each check below leaves the syscall number in the accumulator when it does not match.
@@ -168,8 +169,10 @@ def build_filter(machine: str) -> list[Instruction]:
         (JSET_K, 0, 1, CLONE_NEW_NAMESPACE_FLAGS),
         (RET_K, 0, 0, RET_ERRNO | errno.EPERM),
         (RET_K, 0, 0, RET_ALLOW),
-        (RET_K, 0, 0, RET_ALLOW),
     ]
+
+    # Every syscall that no check above matched is allowed.
+    program.append((RET_K, 0, 0, RET_ALLOW))
     return program
 
 

@@ -53,7 +53,7 @@ async function waitForStartup(server: TestServer, isDisabled: boolean): Promise<
       throw new Error(`service exited during start-up:\n${server.logs()}`);
     }
     // The safety check logs its verdict once; requests before that would wait for it anyway.
-    if (/Startup safety check (passed|failed)/.test(server.logs()) || isDisabled) {
+    if (/"Safety check (passed|failed)"/.test(server.logs()) || isDisabled) {
       const health = await fetch(`${server.url}/health/`).catch(() => undefined);
       if (health !== undefined) {
         return;

@@ -1,0 +1,96 @@
+/**
+ * A size-limited filesystem per sandbox slot, so the total an execution writes is bounded and
+ * ends in `No space left on device` inside the sandbox rather than in a full host disk. Each slot
+ * gets a tmpfs (mounted `nosuid,nodev,noexec`, with a size and an inode limit) under the execution
+ * root, mounted on first use and reused. Where the service may not mount (an unprivileged
+ * container), execution directories live directly under the execution root and only RLIMIT_FSIZE
+ * bounds each file.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+
+export type DiskMechanism = "tmpfs" | "none";
+
+const MOUNT_PROGRAM = "/usr/bin/mount";
+const BYTES_PER_INODE = 16 * 1024;
+const SLOT_DIR_PREFIX = "slot-";
+
+export class SlotDisks {
+  private readonly mounted = new Set<number>();
+  private mechanismInUse: DiskMechanism;
+
+  constructor(
+    private readonly execRoot: string,
+    private readonly diskBytes: number,
+  ) {
+    this.mechanismInUse = diskBytes > 0 ? "tmpfs" : "none";
+  }
+
+  get mechanism(): DiskMechanism {
+    return this.mechanismInUse;
+  }
+
+  /** Records the slot filesystems a previous run of the service left mounted. */
+  async findExistingMounts(): Promise<void> {
+    const mountInfo = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+    for (const line of mountInfo.split("\n")) {
+      const mountPoint = line.split(" ")[4] ?? "";
+      const slot = this.toSlot(mountPoint);
+      if (slot !== undefined) {
+        this.mounted.add(slot);
+      }
+    }
+  }
+
+  /** Lists the directories that hold execution directories, for clean-up at start-up. */
+  parentDirs(): string[] {
+    return [this.execRoot, ...[...this.mounted].map((slot) => this.slotDir(slot))];
+  }
+
+  /**
+   * Returns the directory under which the slot's execution directory is created, mounting the
+   * slot's filesystem first if needed. Falls back to the execution root, for good, when the
+   * first mount fails.
+   */
+  async parentFor(slot: number): Promise<string> {
+    if (this.mechanismInUse === "none") {
+      return this.execRoot;
+    }
+    if (this.mounted.has(slot)) {
+      return this.slotDir(slot);
+    }
+
+    const dir = this.slotDir(slot);
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    const inodes = Math.max(1024, Math.floor(this.diskBytes / BYTES_PER_INODE));
+    const options = `size=${this.diskBytes},nr_inodes=${inodes},mode=0711,nosuid,nodev,noexec`;
+    const result = await execa(MOUNT_PROGRAM, ["-t", "tmpfs", "-o", options, "codejail", dir], {
+      reject: false,
+      stdin: "ignore",
+    });
+    if (result.exitCode !== 0) {
+      if (this.mounted.size > 0) {
+        throw new Error(`mounting ${dir} failed: ${result.stderr}`);
+      }
+      this.mechanismInUse = "none";
+      return this.execRoot;
+    }
+
+    this.mounted.add(slot);
+    return dir;
+  }
+
+  private slotDir(slot: number): string {
+    return path.join(this.execRoot, `${SLOT_DIR_PREFIX}${slot}`);
+  }
+
+  private toSlot(mountPoint: string): number | undefined {
+    const prefix = path.join(this.execRoot, SLOT_DIR_PREFIX);
+    if (!mountPoint.startsWith(prefix)) {
+      return undefined;
+    }
+    const slot = Number(mountPoint.slice(prefix.length));
+    return Number.isInteger(slot) ? slot : undefined;
+  }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts the image from build-local.sh as container CONTAINER_NAME (common.sh), with podman's
+# default container privileges (no --privileged, no added capabilities), published on a free
+# port of 127.0.0.1 only. Waits for GET /health/ and prints the port.
+#
+#   run-local.sh [PODMAN_RUN_ARGS...]   e.g. run-local.sh -e CODEJAIL_MAX_CONCURRENCY=2
+#
+# A running container of the same name is replaced. Stop it with:
+#   podman --cgroup-manager=cgroupfs --runtime=runc --events-backend=file rm -f codejail-local
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=common.sh
+source "$SCRIPT_DIR/common.sh"
+
+HEALTH_TIMEOUT_S=30
+
+main() {
+  require_root
+  "${PODMAN[@]}" rm --force --ignore "$CONTAINER_NAME" >/dev/null
+
+  # CODEJAIL_EGRESS_PROBE_URL stays unset: on this machine nothing may contact an outside
+  # address, so the service reports the egress probe as skipped.
+  # shellcheck disable=SC2046 # container_ulimits prints separate flags
+  "${PODMAN[@]}" run --detach --pull=never --name "$CONTAINER_NAME" \
+    $(container_ulimits) \
+    --publish 127.0.0.1::8080 \
+    "$@" "$SERVICE_IMAGE" >/dev/null
+
+  local port
+  port="$("${PODMAN[@]}" port "$CONTAINER_NAME" 8080/tcp)"
+  port="${port##*:}"
+  echo "run-local: $CONTAINER_NAME listens on 127.0.0.1:$port"
+
+  # /health/ answers 503 until the startup safety check has passed, and curl prints 000 while
+  # nothing listens yet.
+  local deadline=$((SECONDS + HEALTH_TIMEOUT_S)) status=000
+  while ((SECONDS < deadline)) && [[ "$status" != 200 ]]; do
+    sleep 0.5
+    status="$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 2 \
+      "http://127.0.0.1:$port/health/" || true)"
+  done
+
+  if [[ "$status" == 200 ]]; then
+    echo "run-local: GET /health/ answered 200 ${SECONDS}s after start; PORT=$port"
+    return
+  fi
+  echo "run-local: GET /health/ still answered HTTP $status after ${HEALTH_TIMEOUT_S}s" \
+    "(000: no answer); last logs:" >&2
+  "${PODMAN[@]}" logs --tail 30 "$CONTAINER_NAME" >&2
+  exit 1
+}
+
+main "$@"

@@ -4,11 +4,9 @@
  * confinement switched off, for the check that every `deny` test then fails.
  */
 import { readdir, readFile } from "node:fs/promises";
-import { exec, startServer, type TestServer } from "./server.js";
+import { exec, startServer, TEST_UID_BASE, TEST_UID_COUNT, type TestServer } from "./server.js";
 
 export const CANARY_VARIABLE = "CODEJAIL_TEST_CANARY";
-export const SANDBOX_UID_BASE = 2_002_717_000;
-export const SANDBOX_UID_COUNT = 64;
 
 export function startSandboxServer(env: Record<string, string> = {}): Promise<TestServer> {
   const unconfined = process.env.SANDBOX_TESTS_UNCONFINED === "1";
@@ -35,7 +33,7 @@ export async function findSandboxProcesses(): Promise<number[]> {
     const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
     const state = /^State:\s+(\S)/m.exec(status)?.[1];
-    const isSandbox = uid >= SANDBOX_UID_BASE && uid < SANDBOX_UID_BASE + SANDBOX_UID_COUNT;
+    const isSandbox = uid >= TEST_UID_BASE && uid < TEST_UID_BASE + TEST_UID_COUNT;
     if (isSandbox && state !== "Z") {
       found.push(Number(pid));
     }

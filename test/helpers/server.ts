@@ -3,6 +3,7 @@
  * free loopback port, and sends requests to it the way edxapp does.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,14 +21,32 @@ export type TestServer = Readonly<{
 
 export type ServiceResponse = Readonly<{ status: number; text: string; headers: Headers }>;
 
+/**
+ * Sandbox uids and execution root for the services a test run starts. Two test runs on one
+ * machine at once (say, two developers' checkouts) must not share them, because each service
+ * kills the processes of its pool's uids and removes directories under its root at start-up.
+ * TEST_SANDBOX_NAMESPACE (a small number, default 0) picks a separate set.
+ */
+const NAMESPACE = Number(process.env.TEST_SANDBOX_NAMESPACE ?? "0");
+export const TEST_UID_BASE = 2_002_717_000 + NAMESPACE * 1000;
+export const TEST_UID_COUNT = 64;
+export const TEST_EXEC_ROOT =
+  NAMESPACE === 0 ? "/var/lib/codejail/exec" : `/var/lib/codejail/exec-test-${NAMESPACE}`;
+
 /** Starts the service with extra environment variables and waits until /health/ answers. */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const port = await findFreePort();
+  await mkdir(TEST_EXEC_ROOT, { recursive: true, mode: 0o711 });
+  const isolation = {
+    CODEJAIL_SANDBOX_UID_BASE: String(TEST_UID_BASE),
+    CODEJAIL_SANDBOX_UID_COUNT: String(TEST_UID_COUNT),
+    CODEJAIL_EXEC_ROOT: TEST_EXEC_ROOT,
+  };
   const child = spawn(
     FRAMEWORK_CLI,
     ["--target=codejail", `--source=${path.join(ROOT, "dist/function/index.js")}`],
     {
-      env: { PATH: process.env.PATH, PORT: String(port), ...env },
+      env: { PATH: process.env.PATH, PORT: String(port), ...isolation, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -2,7 +2,7 @@
  * Filesystem confinement: the code reads only its own directory and the Python installation, and
  * writes only inside its own directory.
  */
-import { exec, type TestServer } from "../helpers/server.js";
+import { exec, TEST_EXEC_ROOT, type TestServer } from "../helpers/server.js";
 import { expectError, startSandboxServer } from "../helpers/sandbox.js";
 
 let server: TestServer;
@@ -26,7 +26,7 @@ describe("filesystem", () => {
     expect(emsg).toContain(`PermissionError: [Errno 13] Permission denied: \\'${target}\\'`);
   });
 
-  it.each(["/", "/tmp", "/sys", "/proc", "../", "/var/lib/codejail/exec", "/root"])(
+  it.each(["/", "/tmp", "/sys", "/proc", "../", TEST_EXEC_ROOT, "/root"])(
     "deny listing %s",
     async (target) => {
       const emsg = await expectError(server.url, `import os; os.listdir('${target}')`);

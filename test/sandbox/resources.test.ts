@@ -2,7 +2,7 @@
  * Resource limits and isolation between executions: file size, memory, and concurrent runs that
  * must not see or disturb each other.
  */
-import { exec, type TestServer } from "../helpers/server.js";
+import { exec, TEST_EXEC_ROOT, type TestServer } from "../helpers/server.js";
 import { expectError, findSandboxProcesses, startSandboxServer } from "../helpers/sandbox.js";
 
 let server: TestServer;
@@ -57,7 +57,7 @@ describe("resources", () => {
     const slow = exec(server.url, "import time\nopen('marker-a', 'w').write('a')\ntime.sleep(1)");
     const emsg = await expectError(
       server.url,
-      "import os, time\ntime.sleep(0.3)\nos.listdir('/var/lib/codejail/exec')",
+      `import os, time\ntime.sleep(0.3)\nos.listdir('${TEST_EXEC_ROOT}')`,
     );
     await slow;
 

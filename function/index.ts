@@ -19,6 +19,9 @@ log.info("Starting codejail service", {
   limitOverrideContexts: Object.keys(config.limitOverrides).length,
   maxConcurrent: config.maxConcurrent,
 });
+if (config.unconfinedForTests) {
+  log.error("CODEJAIL_UNCONFINED_FOR_TESTS is set: code runs WITHOUT confinement (tests only)");
+}
 const service = new CodejailService(config);
 installGracefulShutdown(() => service.drain());
 

@@ -23,7 +23,7 @@ def find_missing(text: str, values: Mapping[str, str]) -> list[str]:
 
 
 def render(text: str, values: Mapping[str, str]) -> str:
-    """Return text with every placeholder replaced; every name must be in values."""
+    """Return text with every placeholder replaced. Raise KeyError for a name not in values."""
     return PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
 
 

@@ -3,6 +3,7 @@
 # the execution uids, the root of the execution directories, and the runner.
 #
 #   provision.sh --local   Debian packages from requirements/debian.txt (npm start, npm test, CI)
+#   --dev-tools            also the tools the test suite needs (requirements/dev-tools.txt)
 #   provision.sh --image   a venv at /opt/codejail/sandbox-venv with requirements/sandbox.txt
 #                          (the container image's build)
 #
@@ -22,7 +23,7 @@ SANDBOX_GID=2002717000
 IMAGE_DEBIAN_PACKAGES=(python3 python3-venv procps)
 
 usage() {
-  echo "usage: $0 --local | --image" >&2
+  echo "usage: $0 --local [--dev-tools] | --image" >&2
   exit 2
 }
 
@@ -134,7 +135,7 @@ install_runner() {
 }
 
 main() {
-  [[ $# -eq 1 ]] || usage
+  [[ $# -eq 1 || ($# -eq 2 && "$2" == --dev-tools) ]] || usage
   if [[ "$(id -u)" -ne 0 ]]; then
     echo "provision: must run as root (it installs packages and creates $RUNNER_DIR)" >&2
     exit 1
@@ -153,6 +154,11 @@ main() {
       usage
       ;;
   esac
+
+  if [[ "${2:-}" == --dev-tools ]]; then
+    mapfile -t packages < <(read_package_list "$SOURCE_DIR/requirements/dev-tools.txt")
+    install_debian_packages "${packages[@]}"
+  fi
 
   create_sandbox_group
   create_exec_root

@@ -43,6 +43,9 @@ export class Executor {
     const identity = await this.pool.acquire();
     let dir: string | undefined;
     try {
+      if (this.config.unconfinedForTests) {
+        return await this.runUnconfined(identity, request);
+      }
       const parent = await this.disks.parentFor(identity.slot);
       dir = await createWorkdir(parent, identity, request.code, request.files);
       const cgroups = await this.cgroups;
@@ -67,9 +70,35 @@ export class Executor {
         cause: error,
       });
     } finally {
-      if (await this.cleanUp(identity, dir)) {
+      if (this.config.unconfinedForTests) {
+        this.pool.release(identity);
+      } else if (await this.cleanUp(identity, dir)) {
         void this.releaseWhenReaped(identity);
       }
+    }
+  }
+
+  /**
+   * Runs without the runner's confinement, cgroups, disk quota or clean-up kill: the test-only
+   * mode in which every `deny` test must fail. The uid switch stays, so that hostile test code
+   * cannot act as root on the test machine.
+   */
+  private async runUnconfined(
+    identity: SandboxIdentity,
+    request: ExecutionRequest,
+  ): Promise<RunnerOutcome> {
+    const dir = await createWorkdir(this.config.execRoot, identity, request.code, request.files);
+    try {
+      return await runRunner(
+        this.runnerOptions(),
+        identity,
+        dir,
+        request.limits,
+        request.input,
+        async () => {},
+      );
+    } finally {
+      await removeWorkdir(dir);
     }
   }
 

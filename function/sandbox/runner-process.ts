@@ -17,6 +17,8 @@ const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
 const OPEN_FILES_LIMIT = 256;
 /** How long to wait for pipes to close after the tree was killed, before giving up on them. */
 const PIPE_DRAIN_AFTER_KILL_MS = 1000;
+/** Without confinement (a test-only mode) only this long deadline remains, as a safety net. */
+const UNCONFINED_REALTIME_SECONDS = 40;
 
 export type RunnerOptions = Readonly<{
   pythonPath: string;
@@ -58,7 +60,10 @@ export async function runRunner(
       cwd: dir,
       uid: identity.uid,
       gid: identity.gid,
-      env: toSandboxEnvironment(dir),
+      // Without confinement (a test-only mode) the code also sees the service's environment.
+      env: options.confine
+        ? toSandboxEnvironment(dir)
+        : { ...process.env, ...toSandboxEnvironment(dir) },
       extendEnv: false,
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       buffer: false,
@@ -102,15 +107,20 @@ export async function runRunner(
     throw error;
   }
 
-  const deadline = setTimeout(() => {
-    timedOut = true;
-    killTree();
-  }, limits.REALTIME * 1000);
+  const deadline = setTimeout(
+    () => {
+      timedOut = true;
+      killTree();
+    },
+    (options.confine ? limits.REALTIME : UNCONFINED_REALTIME_SECONDS) * 1000,
+  );
 
   // Once the runner itself has exited the execution is over: descendants that still hold the
   // pipes open are killed rather than waited for.
   // ("exit" fires when the process ends; execa's promise waits for the pipes as well.)
-  subprocess.once("exit", killTree);
+  if (options.confine) {
+    subprocess.once("exit", killTree);
+  }
   const exited = Promise.all([subprocess, stdout.done, stderr.done, result.done]);
   const giveUp = killed.then(() => delay(PIPE_DRAIN_AFTER_KILL_MS));
   const finished = await Promise.race([exited, giveUp]);

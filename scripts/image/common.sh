@@ -1,6 +1,7 @@
 # Settings shared by build-local.sh, make-base.sh and run-local.sh, which build and run the
 # service image on a Debian 12 machine without a Docker engine: Debian's buildah builds it and
-# Debian's podman runs it, both rootful, with runc. Source this file; it defines no commands.
+# Debian's podman runs it, both rootful, with runc. Source this file: it only defines settings
+# and functions.
 
 # The image names in the local container storage (/var/lib/containers/storage).
 BASE_IMAGE=localhost/codejail-node-base:20-bookworm

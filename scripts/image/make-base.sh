@@ -21,7 +21,7 @@ source "$SCRIPT_DIR/common.sh"
 NODE_VERSION="${NODE_VERSION:-20.20.2}"
 NPM_VERSION="${NPM_VERSION:-10.8.2}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-# The scratch directory, global so that the EXIT trap still sees it after main returns.
+# The scratch directory, global so that the EXIT trap can still remove it after main returns.
 work=""
 
 node_package_name() {
@@ -57,7 +57,7 @@ main() {
   echo "make-base: debootstrap bookworm from $DEBIAN_MIRROR"
   debootstrap --variant=minbase bookworm "$rootfs" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
     { cat "$work/debootstrap.log" >&2; exit 1; }
-  # The same suites as the official Debian images, so apt-get in the build sees security updates.
+  # The same suites as the official Debian images, so apt-get in the build gets security updates.
   cat >"$rootfs/etc/apt/sources.list" <<SOURCES
 deb $DEBIAN_MIRROR bookworm main
 deb $DEBIAN_MIRROR bookworm-updates main

@@ -32,7 +32,7 @@ main() {
   port="${port##*:}"
   echo "run-local: $CONTAINER_NAME listens on 127.0.0.1:$port"
 
-  # /health/ answers 503 until the startup safety check has passed, and curl prints 000 while
+  # /health/ returns 503 until the startup safety check has passed, and curl prints 000 while
   # nothing listens yet.
   local deadline=$((SECONDS + HEALTH_TIMEOUT_S)) status=000
   while ((SECONDS < deadline)) && [[ "$status" != 200 ]]; do
@@ -42,11 +42,11 @@ main() {
   done
 
   if [[ "$status" == 200 ]]; then
-    echo "run-local: GET /health/ answered 200 ${SECONDS}s after start; PORT=$port"
+    echo "run-local: GET /health/ returned 200 ${SECONDS}s after start; PORT=$port"
     return
   fi
-  echo "run-local: GET /health/ still answered HTTP $status after ${HEALTH_TIMEOUT_S}s" \
-    "(000: no answer); last logs:" >&2
+  echo "run-local: GET /health/ still returned HTTP $status after ${HEALTH_TIMEOUT_S}s" \
+    "(000: no response); last logs:" >&2
   "${PODMAN[@]}" logs --tail 30 "$CONTAINER_NAME" >&2
   exit 1
 }

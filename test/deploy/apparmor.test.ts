@@ -77,7 +77,7 @@ function rulesOf(file: string): string[] {
     .filter((line) => line !== "");
 }
 
-/** True for a file rule whose permissions include exec (ix, Px, Cx, ...), with or without a target. */
+/** True for a file rule whose permissions include exec (ix, Px, Cx, ...), target or not. */
 function isExecRule(rule: string): boolean {
   return /\s[rwamlkiupcUPC]*x(\s+->\s+\S+)?,$/.test(rule);
 }
@@ -120,7 +120,10 @@ describe("apparmor profile check", () => {
   it.each([
     ["a missing comma", (text: string) => text.replace("/dev/null rw,", "/dev/null rw")],
     ["an unknown permission", (text: string) => text.replace("/dev/null rw,", "/dev/null rwq,")],
-    ["a rule the features cannot enforce", (text: string) => `${text}\nprofile extra { deny unix addr=@**, }\n`],
+    [
+      "a rule the features cannot enforce",
+      (text: string) => `${text}\nprofile extra { deny unix addr=@**, }\n`,
+    ],
   ])("rejects a copy with %s", (_case, breakProfile) => {
     const broken = path.join(scratch, "codejail-sandbox");
     writeFileSync(broken, breakProfile(readFileSync(SANDBOX_PROFILE, "utf8")));

@@ -83,7 +83,9 @@ function containerEnv(name: string): unknown {
 }
 
 function deploySteps(): Step[] {
-  return steps.filter((step) => step.args.some((arg) => arg.includes("gcloud run services replace")));
+  return steps.filter((step) =>
+    step.args.some((arg) => arg.includes("gcloud run services replace")),
+  );
 }
 
 /** Resolves Cloud Build substitutions ($NAME and ${NAME}) in a step's env entries. */
@@ -140,7 +142,9 @@ describe("service.yaml", () => {
   });
 
   it("keeps at least one instance warm", () => {
-    expect(Number(templateAnnotation("autoscaling.knative.dev/minScale"))).toBeGreaterThanOrEqual(1);
+    expect(Number(templateAnnotation("autoscaling.knative.dev/minScale"))).toBeGreaterThanOrEqual(
+      1,
+    );
   });
 
   it("matches containerConcurrency to the executor", () => {
@@ -177,9 +181,12 @@ describe("public access", () => {
 });
 
 describe("cloudbuild.yaml", () => {
-  it.each(steps.map((step) => [step.id, step.name]))("step %s pins its image by digest", (_id, name) => {
-    expect(name).toMatch(DIGEST_PINNED);
-  });
+  it.each(steps.map((step) => [step.id, step.name]))(
+    "step %s pins its image by digest",
+    (_id, name) => {
+      expect(name).toMatch(DIGEST_PINNED);
+    },
+  );
 
   it("pins the Dockerfile's base image by digest", () => {
     const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(readFileSync(DOCKERFILE, "utf8"))?.[1];
@@ -203,7 +210,9 @@ describe("cloudbuild.yaml", () => {
 
   it("defines every user substitution it uses", () => {
     const used = [...readFileSync(CLOUDBUILD_FILE, "utf8").matchAll(/\$\{(_[A-Z0-9_]+)\}/g)];
-    const undefinedNames = used.map((match) => match[1]!).filter((name) => !(name in substitutions));
+    const undefinedNames = used
+      .map((match) => match[1]!)
+      .filter((name) => !(name in substitutions));
 
     expect(undefinedNames).toEqual([]);
   });
@@ -229,7 +238,9 @@ describe("rendered service.yaml", () => {
     const rendered: unknown = parse(renderService(env).stdout);
     const image = valueAt(rendered, ["spec", "template", "spec", "containers", 0, "image"]);
 
-    expect(image).toBe("us-central1-docker.pkg.dev/test-project/codejail/codejail-service:test-build");
+    expect(image).toBe(
+      "us-central1-docker.pkg.dev/test-project/codejail/codejail-service:test-build",
+    );
   });
 
   it("fails on a placeholder without a value", () => {

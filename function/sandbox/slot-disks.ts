@@ -13,6 +13,7 @@ import { execa } from "execa";
 export type DiskMechanism = "tmpfs" | "none";
 
 const MOUNT_PROGRAM = "/usr/bin/mount";
+const UMOUNT_PROGRAM = "/usr/bin/umount";
 const BYTES_PER_INODE = 16 * 1024;
 const SLOT_DIR_PREFIX = "slot-";
 
@@ -79,6 +80,19 @@ export class SlotDisks {
 
     this.mounted.add(slot);
     return dir;
+  }
+
+  /** Unmounts every slot filesystem, at shutdown once no execution runs; never throws. */
+  async unmountAll(): Promise<void> {
+    for (const slot of [...this.mounted]) {
+      const result = await execa(UMOUNT_PROGRAM, [this.slotDir(slot)], {
+        reject: false,
+        stdin: "ignore",
+      });
+      if (result.exitCode === 0) {
+        this.mounted.delete(slot);
+      }
+    }
   }
 
   private slotDir(slot: number): string {

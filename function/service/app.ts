@@ -69,6 +69,7 @@ export class CodejailService {
 
     const abandoned = this.openRequests;
     await this.executor.removeLeftovers();
+    await this.executor.disks.unmountAll();
     log.info("Drained", { abandonedRequests: abandoned });
   }
 

@@ -33,10 +33,16 @@ export const TEST_UID_COUNT = 64;
 export const TEST_EXEC_ROOT =
   NAMESPACE === 0 ? "/var/lib/codejail/exec" : `/var/lib/codejail/exec-test-${NAMESPACE}`;
 
+/** Settings for a second service running beside the main one of a test file. */
+export const SECOND_SERVICE_ENV = {
+  CODEJAIL_SANDBOX_UID_BASE: String(TEST_UID_BASE + 500),
+  CODEJAIL_EXEC_ROOT: `${TEST_EXEC_ROOT}-second`,
+};
+
 /** Starts the service with extra environment variables and waits until /health/ answers. */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const port = await findFreePort();
-  await mkdir(TEST_EXEC_ROOT, { recursive: true, mode: 0o711 });
+  await mkdir(env.CODEJAIL_EXEC_ROOT ?? TEST_EXEC_ROOT, { recursive: true, mode: 0o711 });
   const isolation = {
     CODEJAIL_SANDBOX_UID_BASE: String(TEST_UID_BASE),
     CODEJAIL_SANDBOX_UID_COUNT: String(TEST_UID_COUNT),

@@ -8,6 +8,7 @@ import {
   execText,
   postMultipart,
   postUrlEncoded,
+  SECOND_SERVICE_ENV,
   startServer,
   type TestServer,
 } from "../helpers/server.js";
@@ -229,7 +230,7 @@ describe("edxapp-shaped requests", () => {
 
 describe("switches", () => {
   it("answers 500 when execution is switched off", async () => {
-    const disabled = await startServer({ CODEJAIL_ENABLED: "false" });
+    const disabled = await startServer({ ...SECOND_SERVICE_ENV, CODEJAIL_ENABLED: "false" });
     try {
       const response = await execText(disabled.url, "x = 1");
 
@@ -241,7 +242,7 @@ describe("switches", () => {
   });
 
   it("answers 500 and 503 health when the safety check fails", async () => {
-    const broken = await startServer({ CODEJAIL_RUNNER_DIR: "/nonexistent" });
+    const broken = await startServer({ ...SECOND_SERVICE_ENV, CODEJAIL_RUNNER_DIR: "/nonexistent" });
     try {
       const response = await execText(broken.url, "x = 1");
       const health = await fetch(`${broken.url}/health/`);

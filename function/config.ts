@@ -40,6 +40,9 @@ const DEFAULT_READ_PATHS = [
 
 const MIB = 1024 * 1024;
 
+/** Imported once by each template of the prewarmed executor; a module that is missing is skipped. */
+const DEFAULT_PRELOAD_MODULES = ["numpy", "scipy", "sympy", "matplotlib", "six", "random2"];
+
 const booleanText = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const integerText = (min: number, max: number) =>
   z
@@ -59,6 +62,17 @@ const jsonText = <T extends z.ZodType>(schema: T) =>
       }
     })
     .pipe(schema);
+const moduleList = z
+  .string()
+  .transform((text) => text.split(",").map((name) => name.trim()))
+  .transform((names) => names.filter((name) => name !== ""))
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/, "entries must be dotted Python module names"),
+    ),
+  );
 const pathList = z
   .string()
   .transform((text) => text.split(":").filter((entry) => entry !== ""))
@@ -88,6 +102,12 @@ const environmentSchema = z.object({
   CODEJAIL_SHUTDOWN_GRACE_MS: integerText(0, 3_600_000).default(8000),
   CODEJAIL_EGRESS_PROBE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CODEJAIL_UNCONFINED_FOR_TESTS: booleanText.default(false),
+  CODEJAIL_LAUNCHER: z.string().startsWith("/").optional(),
+  CODEJAIL_EXECUTOR: z.enum(["prewarmed", "fresh"]).default("prewarmed"),
+  CODEJAIL_PRELOAD_MODULES: moduleList.default(DEFAULT_PRELOAD_MODULES),
+  CODEJAIL_TEMPLATE_COUNT: integerText(1, 64).default(1),
+  CODEJAIL_TEMPLATE_MAX_EXECUTIONS: integerText(1, 1_000_000).default(200),
+  CODEJAIL_TEMPLATE_MAX_AGE_SECONDS: integerText(1, 86_400).default(600),
 });
 
 export type Config = Readonly<{
@@ -116,6 +136,14 @@ export type Config = Readonly<{
   egressProbeUrl: string | undefined;
   /** Test-only switch that turns confinement off so the deny tests can be shown to fail. */
   unconfinedForTests: boolean;
+  /** The set-user-ID launcher; unset when the service itself runs as root. */
+  launcherPath: string | undefined;
+  /** "prewarmed" forks each execution from a template interpreter; "fresh" starts a new one. */
+  executor: "prewarmed" | "fresh";
+  preloadModules: readonly string[];
+  templateCount: number;
+  templateMaxExecutions: number;
+  templateMaxAgeSeconds: number;
 }>;
 
 /** Thrown at start-up when an environment variable has an invalid value. */
@@ -172,6 +200,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.CODEJAIL_SHUTDOWN_GRACE_MS,
     egressProbeUrl: e.CODEJAIL_EGRESS_PROBE_URL,
     unconfinedForTests: e.CODEJAIL_UNCONFINED_FOR_TESTS,
+    launcherPath: e.CODEJAIL_LAUNCHER,
+    executor: e.CODEJAIL_EXECUTOR,
+    preloadModules: Object.freeze([...e.CODEJAIL_PRELOAD_MODULES]),
+    templateCount: e.CODEJAIL_TEMPLATE_COUNT,
+    templateMaxExecutions: e.CODEJAIL_TEMPLATE_MAX_EXECUTIONS,
+    templateMaxAgeSeconds: e.CODEJAIL_TEMPLATE_MAX_AGE_SECONDS,
   });
 }
 

@@ -6,10 +6,12 @@
 import * as functions from "@google-cloud/functions-framework";
 import { parseConfig } from "./config.js";
 import { log } from "./log.js";
+import { configurePrivilege } from "./sandbox/privilege.js";
 import { CodejailService } from "./service/app.js";
 import { installGracefulShutdown } from "./service/shutdown.js";
 
 const config = parseConfig();
+configurePrivilege(config);
 log.info("Starting codejail service", {
   enabled: config.enabled,
   python: config.pythonPath,
@@ -18,6 +20,7 @@ log.info("Starting codejail service", {
   limits: config.defaultLimits,
   limitOverrideContexts: Object.keys(config.limitOverrides).length,
   maxConcurrent: config.maxConcurrent,
+  privilege: config.launcherPath === undefined ? "direct (root)" : config.launcherPath,
 });
 if (config.unconfinedForTests) {
   log.error("CODEJAIL_UNCONFINED_FOR_TESTS is set: code runs WITHOUT confinement (tests only)");

@@ -19,6 +19,13 @@ EXEC_ROOT=/var/lib/codejail/exec
 SANDBOX_VENV=/opt/codejail/sandbox-venv
 SANDBOX_GROUP=codejail-sandbox
 SANDBOX_GID=2002717000
+LAUNCHER=/opt/codejail/bin/codejail-launch
+LAUNCHER_CONFIG=/etc/codejail/launcher.conf
+# The service's own user in the image; the launcher is executable by its group only.
+WEB_USER=codejail-web
+WEB_UID=10001
+SANDBOX_UID_BASE=2002717000
+SANDBOX_UID_COUNT=64
 # The image installs the sandbox libraries with pip, so it needs only the interpreter from Debian.
 IMAGE_DEBIAN_PACKAGES=(python3 python3-venv procps)
 
@@ -111,15 +118,65 @@ create_sandbox_group() {
 
 # Execution directories are created by the service inside EXEC_ROOT. 0711 lets each execution
 # uid reach its own directory without being able to list the others.
+# The web process creates execution directories, so its user owns the root; a service running as
+# root (development, CI) works with it as well.
 create_exec_root() {
   install -d -o root -g root -m 0755 /var/lib/codejail
-  install -d -o root -g root -m 0711 "$EXEC_ROOT"
-  step "execution root: $EXEC_ROOT (root, 0711)"
+  install -d -o "$WEB_USER" -g "$WEB_USER" -m 0711 "$EXEC_ROOT"
+  step "execution root: $EXEC_ROOT ($WEB_USER, 0711)"
 }
 
 # Copies the runner into a new directory and swaps it in whole, so that no module of an older
 # runner is left behind and no execution loads a half-copied runner. An execution that starts in
 # the instant between the two renames finds no runner and fails with a sandbox error.
+# Creates the service's own user and group (the image runs the web process as this user).
+create_web_user() {
+  if ! getent group "$WEB_USER" >/dev/null; then
+    groupadd --gid "$WEB_UID" "$WEB_USER"
+  fi
+  if ! getent passwd "$WEB_USER" >/dev/null; then
+    useradd --uid "$WEB_UID" --gid "$WEB_USER" --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$WEB_USER"
+  fi
+  step "web user: $WEB_USER ($(id -u "$WEB_USER"))"
+}
+
+# Builds the set-user-ID launcher from source (or installs a prebuilt one next to the source, for
+# images whose runtime stage has no compiler) and writes its root-owned configuration.
+install_launcher() {
+  local python="$1"
+  local source="$SOURCE_DIR/launcher/codejail-launch.c"
+  local prebuilt="$SOURCE_DIR/launcher/codejail-launch"
+  local built
+  built="$(mktemp)"
+  if [[ -x "$prebuilt" ]]; then
+    cp "$prebuilt" "$built"
+  elif command -v gcc >/dev/null; then
+    gcc -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie \
+      -o "$built" "$source"
+  else
+    echo "provision: gcc is needed to build $source" >&2
+    exit 1
+  fi
+  install -d -o root -g root -m 0755 "$(dirname "$LAUNCHER")" "$(dirname "$LAUNCHER_CONFIG")"
+  install -o root -g "$WEB_USER" -m 4750 "$built" "$LAUNCHER"
+  rm -f "$built"
+
+  # Keys read by codejail-launch.c; the values must match the service's CODEJAIL_* settings.
+  cat >"$LAUNCHER_CONFIG.new" <<CONFIG
+uid_base=$SANDBOX_UID_BASE
+uid_count=$SANDBOX_UID_COUNT
+gid=$SANDBOX_GID
+exec_root=$EXEC_ROOT
+python=$python
+template_script=$RUNNER_DIR/template.py
+CONFIG
+  chown root:root "$LAUNCHER_CONFIG.new"
+  chmod 0644 "$LAUNCHER_CONFIG.new"
+  mv "$LAUNCHER_CONFIG.new" "$LAUNCHER_CONFIG"
+  step "launcher: $LAUNCHER (set-user-ID root, group $WEB_USER), $LAUNCHER_CONFIG"
+}
+
 install_runner() {
   local staging="$RUNNER_DIR.new"
   local previous="$RUNNER_DIR.old"
@@ -161,8 +218,16 @@ main() {
   fi
 
   create_sandbox_group
+  create_web_user
   create_exec_root
   install_runner
+  # SANDBOX_PYTHON overrides the interpreter the launcher accepts, for an image that points a
+  # venv at Debian's packages (it must equal the service's CODEJAIL_PYTHON).
+  if [[ "$1" == --image ]]; then
+    install_launcher "${SANDBOX_PYTHON:-$SANDBOX_VENV/bin/python}"
+  else
+    install_launcher "${SANDBOX_PYTHON:-/usr/bin/python3}"
+  fi
   step "done"
 }
 

@@ -5,10 +5,9 @@
  * the process group with setsid, or being reparented to init, does not help the code.
  */
 import { readdir, readFile } from "node:fs/promises";
-import { execa } from "execa";
+import { killAsIdentity } from "./privilege.js";
 import type { SandboxIdentity } from "./uid-pool.js";
 
-const KILL_PROGRAM = "/usr/bin/kill";
 const MAX_PASSES = 5;
 const ZOMBIE_POLL_MS = 100;
 
@@ -21,15 +20,7 @@ export async function killAllProcesses(identity: SandboxIdentity): Promise<numbe
   const found = await findLiveProcesses(identity.uid);
   let remaining = found;
   for (let pass = 0; pass < MAX_PASSES && remaining.length > 0; pass += 1) {
-    // procps kill's exit status is not reliable for pid -1, so the /proc scan decides.
-    await execa(KILL_PROGRAM, ["-KILL", "-1"], {
-      uid: identity.uid,
-      gid: identity.gid,
-      env: {},
-      extendEnv: false,
-      reject: false,
-      stdio: "ignore",
-    });
+    await killAsIdentity(identity);
     remaining = await findLiveProcesses(identity.uid);
   }
 

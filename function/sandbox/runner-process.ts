@@ -9,6 +9,7 @@ import path from "node:path";
 import { execa } from "execa";
 import type { Limits } from "../config.js";
 import { captureStream } from "./capture.js";
+import { toSpawnSpec } from "./privilege.js";
 import { killAllProcesses } from "./reaper.js";
 import type { SandboxIdentity } from "./uid-pool.js";
 import { SCRATCH_DIR_NAME } from "./workdir.js";
@@ -53,24 +54,25 @@ export async function runRunner(
   attach: (pid: number | undefined) => Promise<void>,
 ): Promise<RunnerOutcome> {
   const started = performance.now();
-  const subprocess = execa(
-    options.pythonPath,
-    ["-I", "-B", options.runnerPath, JSON.stringify(toRunnerConfig(options, limits))],
-    {
-      cwd: dir,
-      uid: identity.uid,
-      gid: identity.gid,
-      // Without confinement (a test-only mode) the code also sees the service's environment.
-      env: options.confine
-        ? toSandboxEnvironment(dir)
-        : { ...process.env, ...toSandboxEnvironment(dir) },
-      extendEnv: false,
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
-      buffer: false,
-      reject: false,
-      cleanup: true,
-    },
-  );
+  const runnerArgs = [
+    "-I",
+    "-B",
+    options.runnerPath,
+    JSON.stringify(toRunnerConfig(options, limits)),
+  ];
+  const spec = toSpawnSpec(identity, dir, options.pythonPath, runnerArgs);
+  const subprocess = execa(spec.file, spec.args, {
+    ...spec.options,
+    // Without confinement (a test-only mode) the code also sees the service's environment.
+    env: options.confine
+      ? toSandboxEnvironment(dir)
+      : { ...process.env, ...toSandboxEnvironment(dir) },
+    extendEnv: false,
+    stdio: ["pipe", "pipe", "pipe", "pipe"],
+    buffer: false,
+    reject: false,
+    cleanup: true,
+  });
 
   let timedOut = false;
   let exceededOutput: ExceededOutput | undefined;

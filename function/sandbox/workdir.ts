@@ -4,8 +4,9 @@
  * there), every file is created exclusively so no existing link is followed, and it is removed in
  * every case once the execution's processes are gone.
  */
-import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { deleteDirectory, giveDirectory } from "./privilege.js";
 import type { SandboxIdentity } from "./uid-pool.js";
 
 export const CODE_FILE_NAME = "jailed_code";
@@ -36,10 +37,8 @@ export async function createWorkdir(
       });
     }
 
-    const scratch = path.join(dir, SCRATCH_DIR_NAME);
-    await mkdir(scratch, { mode: 0o700 });
-    await chown(scratch, identity.uid, identity.gid);
-    await chown(dir, identity.uid, identity.gid);
+    await mkdir(path.join(dir, SCRATCH_DIR_NAME), { mode: 0o700 });
+    await giveDirectory(identity, dir);
     return dir;
   } catch (error) {
     await removeWorkdir(dir);
@@ -49,7 +48,7 @@ export async function createWorkdir(
 
 /** Removes the directory tree; symbolic links inside are removed, never followed. */
 export async function removeWorkdir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  await deleteDirectory(dir);
 }
 
 /** True for names that createWorkdir makes, so start-up can remove leftovers of a crash. */

@@ -133,8 +133,12 @@ describe("apparmor profile check", () => {
 });
 
 describe("apparmor profile names", () => {
-  it("service file defines codejail-service and its reaper", () => {
-    expect(profileNames(SERVICE_PROFILE)).toEqual(["codejail-service", "codejail-service//reaper"]);
+  it("service file defines codejail-service, its launcher and reaper", () => {
+    expect(profileNames(SERVICE_PROFILE)).toEqual([
+      "codejail-service",
+      "codejail-service//launcher",
+      "codejail-service//reaper",
+    ]);
   });
 
   it("sandbox file defines codejail-sandbox", () => {
@@ -156,7 +160,7 @@ describe("apparmor service profile", () => {
     expect(execRules.some((rule) => rule.startsWith("/usr/bin/python3"))).toBe(true);
   });
 
-  it("executes only node, python and kill", () => {
+  it("executes only node, python, kill and the launcher", () => {
     const programs = execRules.map((rule) => rule.split(/\s/)[0]);
 
     expect(programs).toEqual([
@@ -164,6 +168,10 @@ describe("apparmor service profile", () => {
       "/usr/bin/python3.[0-9]*",
       "/opt/codejail/sandbox-venv/bin/python*",
       "/usr/bin/kill",
+      "/opt/codejail/bin/codejail-launch",
+      // The launcher's child profile starts only the sandbox interpreter.
+      "/usr/bin/python3.[0-9]*",
+      "/opt/codejail/sandbox-venv/bin/python*",
     ]);
   });
 

@@ -2,7 +2,7 @@
  * Starts the real service (the compiled function under the Functions Framework's own CLI) on a
  * free loopback port, and sends requests to it the way edxapp does.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -33,20 +33,42 @@ export const TEST_UID_COUNT = 64;
 export const TEST_EXEC_ROOT =
   NAMESPACE === 0 ? "/var/lib/codejail/exec" : `/var/lib/codejail/exec-test-${NAMESPACE}`;
 
+/**
+ * The executor of the services a test run starts, passed on as CODEJAIL_EXECUTOR:
+ * CODEJAIL_TEST_EXECUTOR, "prewarmed" or "fresh". `npm test` runs the integration tests once with
+ * each. Unset means "fresh", whose runner.py processes the fault tests look for.
+ */
+export const TEST_EXECUTOR = process.env.CODEJAIL_TEST_EXECUTOR ?? "fresh";
+
 /** Settings for a second service running beside the main one of a test file. */
 export const SECOND_SERVICE_ENV = {
   CODEJAIL_SANDBOX_UID_BASE: String(TEST_UID_BASE + 500),
   CODEJAIL_EXEC_ROOT: `${TEST_EXEC_ROOT}-second`,
 };
 
-/** Starts the service with extra environment variables and waits until /health/ answers. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/** The image's unprivileged user for the web process (sandbox-image/provision.sh). */
+export const WEB_USER_ID = 10001;
+
+/**
+ * Starts the service with extra environment variables and waits until /health/ answers.
+ * `runAs` starts it as another user, such as the image's web user.
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  runAs: Readonly<{ uid: number; gid: number }> | undefined = undefined,
+): Promise<TestServer> {
+  const running = targetRunningService(env);
+  if (running !== undefined) {
+    return running;
+  }
+
   const port = await findFreePort();
   await mkdir(env.CODEJAIL_EXEC_ROOT ?? TEST_EXEC_ROOT, { recursive: true, mode: 0o711 });
   const isolation = {
     CODEJAIL_SANDBOX_UID_BASE: String(TEST_UID_BASE),
     CODEJAIL_SANDBOX_UID_COUNT: String(TEST_UID_COUNT),
     CODEJAIL_EXEC_ROOT: TEST_EXEC_ROOT,
+    CODEJAIL_EXECUTOR: TEST_EXECUTOR,
   };
   const child = spawn(
     FRAMEWORK_CLI,
@@ -54,6 +76,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     {
       env: { PATH: process.env.PATH, PORT: String(port), ...isolation, ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      ...runAs,
     },
   );
   let output = "";
@@ -69,6 +92,38 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   };
   await waitForStartup(server, env.CODEJAIL_ENABLED === "false");
   return server;
+}
+
+/**
+ * The already running service at TEST_SERVICE_URL (for example a container that
+ * scripts/image/test-image.sh started), or undefined when that variable is unset. Nothing is
+ * started and stop() does nothing. TEST_SERVICE_ENV, a JSON object, lists the variables the
+ * service was started with. A test that requests a variable with another value fails here, naming
+ * it, instead of running against the wrong configuration. `process` is an unspawned placeholder
+ * and logs() is empty, so tests that signal the service or read its logs need a local one.
+ */
+function targetRunningService(env: Record<string, string>): TestServer | undefined {
+  const url = process.env.TEST_SERVICE_URL;
+  if (url === undefined || url === "") {
+    return undefined;
+  }
+
+  const serviceEnv = JSON.parse(process.env.TEST_SERVICE_ENV ?? "{}") as Record<string, unknown>;
+  for (const [name, value] of Object.entries(env)) {
+    if (serviceEnv[name] !== value) {
+      const actual = name in serviceEnv ? `with ${name}=${String(serviceEnv[name])}` : "without it";
+      throw new Error(
+        `This test requires a service started with ${name}=${value}, but TEST_SERVICE_ENV lists ` +
+          `the service at ${url} as started ${actual}. Start one with ${name}=${value}.`,
+      );
+    }
+  }
+  return {
+    url: url.replace(/\/+$/, ""),
+    process: new ChildProcess(),
+    logs: () => "",
+    stop: async () => {},
+  };
 }
 
 async function waitForStartup(server: TestServer, isDisabled: boolean): Promise<void> {

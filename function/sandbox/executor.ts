@@ -1,17 +1,18 @@
 /**
  * Runs one execution from start to clean-up: take a sandbox uid, build the execution directory,
- * run the confined runner, and then, in every case, kill what the code left running, delete the
- * directory and give the uid back.
+ * start the confined runner, and then, in every case, kill what the code left running, delete the
+ * directory and give the uid back. The two executors differ only in how they start the runner:
+ * FreshExecutor starts a new interpreter, PrewarmedExecutor (prewarmed/) forks it from a template.
  */
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Config, Limits } from "../config.js";
-import { SandboxFailedError } from "../errors.js";
+import { SandboxFailedError, ServiceError } from "../errors.js";
 import { describeError, log } from "../log.js";
 import { SlotCgroups } from "./cgroups.js";
 import { SlotDisks } from "./slot-disks.js";
 import { killAllProcesses, waitForNoProcesses } from "./reaper.js";
-import { runRunner, type RunnerOutcome } from "./runner-process.js";
+import { runRunner, type RunnerOptions, type RunnerOutcome } from "./runner-process.js";
 import { UidPool, type SandboxIdentity } from "./uid-pool.js";
 import { createWorkdir, isWorkdirName, removeWorkdir, type WorkdirFile } from "./workdir.js";
 
@@ -26,19 +27,49 @@ export type ExecutionRequest = Readonly<{
   limits: Limits;
 }>;
 
-export class Executor {
-  private readonly pool: UidPool;
+/** What the service needs of an executor, whichever way it starts the runner. */
+export interface Executor {
+  /** Runs the request; throws a ServiceError when the machinery (not the code) failed. */
+  run(request: ExecutionRequest): Promise<RunnerOutcome>;
+  /** Removes what a previous process left; runs at start-up and after draining. */
+  removeLeftovers(): Promise<void>;
   /** Detected once; "none" inside containers that cannot write cgroups. */
   readonly cgroups: Promise<SlotCgroups>;
   readonly disks: SlotDisks;
+}
 
-  constructor(private readonly config: Config) {
+/** One prepared execution: its identity, directory, limits and stdin document. */
+export type RunnerLaunch = Readonly<{
+  identity: SandboxIdentity;
+  dir: string;
+  limits: Limits;
+  input: string;
+  /** Moves the runner's process into the slot's cgroups; called before stdin is written. */
+  attach: (pid: number | undefined) => Promise<void>;
+}>;
+
+/** The steps both executors share; a subclass supplies `launch`, which starts the runner. */
+export abstract class SlotExecutor implements Executor {
+  private readonly pool: UidPool;
+  readonly cgroups: Promise<SlotCgroups>;
+  readonly disks: SlotDisks;
+
+  constructor(protected readonly config: Config) {
     this.pool = new UidPool(config.sandboxUidBase, config.sandboxUidCount, config.sandboxGid);
     this.cgroups = SlotCgroups.detect();
     this.disks = new SlotDisks(config.execRoot, config.diskBytes);
   }
 
-  /** Runs the request; throws SandboxFailedError when the machinery (not the code) failed. */
+  /**
+   * Starts the runner for a prepared execution and collects its outcome. Errors that are not a
+   * ServiceError become SandboxFailedError.
+   */
+  protected abstract launch(launch: RunnerLaunch): Promise<RunnerOutcome>;
+
+  /**
+   * Runs the request; throws SandboxFailedError when the machinery (not the code) failed, or the
+   * ServiceError that `launch` threw.
+   */
   async run(request: ExecutionRequest): Promise<RunnerOutcome> {
     const identity = await this.pool.acquire();
     let dir: string | undefined;
@@ -57,15 +88,17 @@ export class Executor {
         }
         await cgroups.attach(identity.slot, pid);
       };
-      return await runRunner(
-        this.runnerOptions(),
+      return await this.launch({
         identity,
         dir,
-        request.limits,
-        request.input,
+        limits: request.limits,
+        input: request.input,
         attach,
-      );
+      });
     } catch (error) {
+      if (error instanceof ServiceError) {
+        throw error;
+      }
       throw new SandboxFailedError("execution could not be started or collected", {
         cause: error,
       });
@@ -89,14 +122,13 @@ export class Executor {
   ): Promise<RunnerOutcome> {
     const dir = await createWorkdir(this.config.execRoot, identity, request.code, request.files);
     try {
-      return await runRunner(
-        this.runnerOptions(),
+      return await this.launch({
         identity,
         dir,
-        request.limits,
-        request.input,
-        async () => {},
-      );
+        limits: request.limits,
+        input: request.input,
+        attach: async () => {},
+      });
     } finally {
       await removeWorkdir(dir);
     }
@@ -127,7 +159,7 @@ export class Executor {
     }
   }
 
-  private runnerOptions() {
+  protected runnerOptions(): RunnerOptions {
     const c = this.config;
     return {
       pythonPath: c.pythonPath,
@@ -180,5 +212,13 @@ export class Executor {
       uid: identity.uid,
       timeoutMs: REAP_TIMEOUT_MS,
     });
+  }
+}
+
+/** Starts a new interpreter for every execution (runner-process.ts). */
+export class FreshExecutor extends SlotExecutor {
+  protected override launch(launch: RunnerLaunch): Promise<RunnerOutcome> {
+    const { identity, dir, limits, input, attach } = launch;
+    return runRunner(this.runnerOptions(), identity, dir, limits, input, attach);
   }
 }

@@ -6,7 +6,8 @@
 import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Config } from "../config.js";
 import { describeError, log } from "../log.js";
-import { Executor } from "../sandbox/executor.js";
+import { FreshExecutor, type Executor } from "../sandbox/executor.js";
+import { PrewarmedExecutor } from "../sandbox/prewarmed/prewarmed-executor.js";
 import { Admission } from "./admission.js";
 import { handleCodeExec, type CodeExecContext } from "./code-exec.js";
 import { runExecution } from "./execution.js";
@@ -29,7 +30,8 @@ export class CodejailService {
   private hasRemovedLeftovers = false;
 
   constructor(private readonly config: Config) {
-    this.executor = new Executor(config);
+    this.executor =
+      config.executor === "fresh" ? new FreshExecutor(config) : new PrewarmedExecutor(config);
     this.admission = new Admission(config.maxConcurrent, config.maxQueued, config.maxQueueWaitMs);
     this.safety = new SafetyMonitor(() => this.runChecks());
     this.context = {

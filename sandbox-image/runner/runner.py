@@ -4,8 +4,10 @@
 #     /usr/bin/python3 -I -B /opt/codejail/runner/runner.py CONFIG_JSON
 # with the request on stdin and the result channel on fd 3. It confines itself, reports that on
 # fd 3, then runs the code with codejail's safe_exec semantics and writes the JSON-safe globals
-# to fd 3. The result-channel lines must stay in sync with function/result/outcome.ts, and the
-# install path with provision.sh, which copies this folder to /opt/codejail/runner.
+# to fd 3. The prewarmed executor's forked children (template.py, forked.py) run the same steps
+# through run_confined, so both paths confine and execute alike. The result-channel lines must
+# stay in sync with function/result/outcome.ts, and the install path with provision.sh, which
+# copies this folder to /opt/codejail/runner.
 #
 # Exit status: 0 after a result line (or after the code's own SystemExit with status 0), 1 when
 # the code raised, the code's own status for SystemExit, 70 when confinement failed.
@@ -17,7 +19,8 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
-RUNNER_MODULES = ("confine", "jsonsafe", "landlock", "seccomp")
+# Every module of this folder, hidden from the user's code once imported.
+RUNNER_MODULES = ("confine", "forked", "jsonsafe", "landlock", "privileges", "runner", "seccomp")
 RESULT_FD = 3
 EXIT_SANDBOX_ERROR = 70  # EX_SOFTWARE in sysexits.h.
 
@@ -37,13 +40,25 @@ class DevNull:
 
 
 def main() -> int:
-    # Step 1: confine the process before any user input is read.
     try:
         confine, jsonsafe = import_runner_modules()
     except Exception as error:
         return report_sandbox_error(f"loading the runner modules failed: {error!r}")
     try:
         config = confine.parse_config(sys.argv[1] if len(sys.argv) > 1 else "")
+    except confine.ConfinementError as error:
+        return report_sandbox_error(str(error))
+    return run_confined(confine, jsonsafe, config)
+
+
+def run_confined(confine: ModuleType, jsonsafe: ModuleType, config: Any) -> int:
+    """Confine the process, report it, then run the request from stdin and return the status.
+
+    `config` is a confine.Config. SystemExit raised by the code propagates to the caller, which
+    turns it into the exit status as the interpreter does for a script.
+    """
+    # Step 1: confine the process before any user input is read.
+    try:
         landlock_abi = confine.confine_process(config, RUNNER_DIR)
     except confine.ConfinementError as error:
         return report_sandbox_error(str(error))
@@ -62,7 +77,7 @@ def main() -> int:
     try:
         exec(compile(code, CODE_FILENAME, "exec"), globals_dict)
     except SystemExit:
-        raise  # The interpreter turns it into the exit status, as for a script.
+        raise  # The caller turns it into the exit status, as the interpreter does for a script.
     except BaseException as error:
         print_user_traceback(error)
         return 1

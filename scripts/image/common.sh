@@ -1,12 +1,22 @@
-# Settings shared by build-local.sh, make-base.sh and run-local.sh, which build and run the
-# service image on a Debian 12 machine without a Docker engine: Debian's buildah builds it and
-# Debian's podman runs it, both rootful, with runc. Source this file: it only defines settings
-# and functions.
+# Settings shared by make-base.sh, build-local.sh, run-local.sh and test-image.sh. These scripts
+# build, run and test the service image on a Debian 12 machine without a Docker engine. Debian's
+# buildah builds it and Debian's podman runs it, both rootful, with runc. Source this file: it
+# only defines settings and functions.
 
-# The image names in the local container storage (/var/lib/containers/storage).
+# The image names in the local container storage (/var/lib/containers/storage). SERVICE_IMAGE and
+# CONTAINER_NAME may be set by the caller, so that test-image.sh neither tests an image another
+# build tagged in between nor replaces a developer's running container.
 BASE_IMAGE=localhost/codejail-node-base:20-bookworm
-SERVICE_IMAGE=localhost/codejail-service:local
-CONTAINER_NAME=codejail-local
+SERVICE_IMAGE="${SERVICE_IMAGE:-localhost/codejail-service:local}"
+CONTAINER_NAME="${CONTAINER_NAME:-codejail-local}"
+
+# The capabilities run-local.sh gives the container: Docker's default set, the same 14 that
+# containerd grants a Kubernetes container without a securityContext (defaultUnixCaps in its
+# oci/spec.go). Pinned, so that the host's containers.conf adds none; podman 4.3's own default is
+# this set without AUDIT_WRITE, MKNOD and NET_RAW. Without SYS_ADMIN the service can neither mount
+# nor create a namespace, except a user namespace (podman's seccomp profile allows that one).
+CONTAINER_CAPABILITIES=(AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE
+  NET_RAW SETFCAP SETGID SETPCAP SETUID SYS_CHROOT)
 
 # runc, not crun: Debian 12's crun rejects a hybrid cgroup v1/v2 hierarchy. cgroupfs, because
 # there is no systemd to ask for cgroups. The file events backend, because there is no journald.

@@ -1,5 +1,5 @@
 /**
- * A full execution disk: each slot's filesystem holds CODEJAIL_DISK_BYTES, so code that writes
+ * A full execution disk: each slot's filesystem has room for CODEJAIL_DISK_BYTES, so code that writes
  * many files, each under FSIZE, fails with ENOSPC inside the sandbox, and the next execution in
  * the same slot finds the space free again. The service runs with an execution root of its own,
  * so its slot filesystems have the size this file sets, and they are unmounted at the end.
@@ -23,7 +23,7 @@ function writeFilesCode(count: number, sizeBytes: number): string {
   ].join("\n");
 }
 
-/** One slot, so consecutive executions share one filesystem. */
+/** Starts a service with one slot, so consecutive executions share one filesystem. */
 function startDiskServer(diskBytes: number): Promise<TestServer> {
   return startServer({
     CODEJAIL_EXEC_ROOT: ROOT,

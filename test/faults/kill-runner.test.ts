@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe("runner killed with SIGKILL", () => {
-  it("returns 200 with status -9 and the input globals", async () => {
+  it("returns 200 with status -9", async () => {
     const pending = execText(server.url, sleepCode(2), '{"a": 1}');
     await waitForStartedExecution();
     const pids = await findRunnerPids();

@@ -3,8 +3,9 @@
  * get 503 with Retry-After, and the process exits 0. An execution still running when the grace
  * period ends is killed and its directory removed before the process exits.
  */
-import { execText, startServer, type TestServer } from "../helpers/server.js";
+import { execText, startServer, type ServiceResponse, type TestServer } from "../helpers/server.js";
 import {
+  delay,
   sleepCode,
   waitForExit,
   waitForNoLeftovers,
@@ -30,14 +31,14 @@ describe("graceful shutdown", () => {
 
     const signalledMs = Date.now();
     server.process.kill("SIGTERM");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const refused = await execText(server.url, "x = 1");
+    await delay(200);
+    const rejected = await execText(server.url, "x = 1");
     const health = await fetch(`${server.url}/health/`);
 
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get("retry-after")).toBe("1");
-    expect(refused.headers.get("content-type")).toMatch(/^application\/json/);
-    expect(refused.text).toBe('{"error":"Service is shutting down; retry on another instance"}');
+    expect(rejected.status).toBe(503);
+    expect(rejected.headers.get("retry-after")).toBe("1");
+    expect(rejected.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(rejected.text).toBe('{"error":"Service is shutting down; retry on another instance"}');
     expect(health.status).toBe(503);
     expect(await health.text()).toBe('{"status":"UNAVAILABLE"}');
 
@@ -57,22 +58,55 @@ describe("graceful shutdown", () => {
       CODEJAIL_SHUTDOWN_GRACE_MS: String(graceMs),
       CODEJAIL_LIMITS: '{"CPU": 20, "REALTIME": 20}',
     });
-    const running = execText(server.url, sleepCode(15)).catch((error: unknown) => error);
+    const running = execText(server.url, sleepCode(15)).catch(() => undefined);
     await waitForStartedExecution();
 
     const signalledMs = Date.now();
     server.process.kill("SIGTERM");
     const exit = await waitForExit(server.process, graceMs + CLEAN_UP_ALLOWANCE_MS);
+    const exitedMs = Date.now() - signalledMs;
 
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(Date.now() - signalledMs).toBeGreaterThanOrEqual(graceMs);
+    expect(exitedMs).toBeGreaterThanOrEqual(graceMs);
     expect(await waitForNoLeftovers()).toEqual({ processes: [], dirs: [] });
     expect(server.logs()).toContain('"message":"Drained"');
     expect(server.logs()).toContain('"abandonedRequests":1');
-    // The client either got the killed execution's answer or saw the connection close.
-    const outcome = await running;
-    if (!(outcome instanceof Error)) {
-      expect(outcome).toMatchObject({ status: 200 });
-    }
+    await running;
+  });
+
+  it("returns JSON to a request queued at drain end", async () => {
+    server = await startServer({
+      CODEJAIL_SHUTDOWN_GRACE_MS: "1000",
+      CODEJAIL_LIMITS: '{"CPU": 20, "REALTIME": 20}',
+      CODEJAIL_MAX_CONCURRENCY: "1",
+      CODEJAIL_MAX_QUEUE: "4",
+      CODEJAIL_MAX_QUEUE_WAIT_MS: "20000",
+    });
+    const running = summarize(execText(server.url, sleepCode(15)));
+    await waitForStartedExecution();
+    const queued = summarize(execText(server.url, sleepCode(15)));
+    await delay(200);
+
+    server.process.kill("SIGTERM");
+
+    // The queued request was accepted before the signal, so it is owed a response the caller can
+    // read: the drain's refusal as JSON, not a closed connection or the framework's plain text.
+    expect(await queued).toBe(
+      '503 {"error":"Service is shutting down; retry on another instance"}',
+    );
+    expect(await running).toMatch(/^200 \{"globals_dict":\{\},"emsg":/);
+    expect(await waitForExit(server.process, 5000)).toEqual({ code: 0, signal: null });
+    expect(await waitForNoLeftovers()).toEqual({ processes: [], dirs: [] });
   });
 });
+
+/** Describes a response as "<status> <start of body>", or the connection error. */
+async function summarize(pending: Promise<ServiceResponse>): Promise<string> {
+  try {
+    const response = await pending;
+    return `${response.status} ${response.text.slice(0, 100)}`;
+  } catch (error) {
+    const cause = error instanceof Object && "cause" in error ? String(error.cause) : "";
+    return `connection failed: ${String(error)} ${cause}`;
+  }
+}

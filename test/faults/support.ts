@@ -50,6 +50,39 @@ export async function waitForNoLeftovers(
   }
 }
 
+/**
+ * Builds Python code that creates `tmp/started` in its execution directory, sleeps `seconds`
+ * and then sets `done = True`. The marker shows a test that the runner is past confinement and
+ * running the code (see waitForStartedExecution).
+ */
+export function sleepCode(seconds: number): string {
+  return `import time\nopen('tmp/started', 'w').close()\ntime.sleep(${seconds})\ndone = True`;
+}
+
+/** Waits until `count` executions running sleepCode have created their markers. */
+export async function waitForStartedExecution(
+  count = 1,
+  root = TEST_EXEC_ROOT,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let started = 0;
+    for (const dir of await listExecutionDirs(root)) {
+      const marker = path.join(dir, "tmp", "started");
+      started += await access(marker).then(
+        () => 1,
+        () => 0,
+      );
+    }
+    if (started >= count) {
+      return;
+    }
+    await delay(POLL_MS);
+  }
+  throw new Error(`fewer than ${count} executions under ${root} started within ${timeoutMs} ms`);
+}
+
 /** Lists the pids of runner processes (python running runner.py) under a pool uid. */
 export async function findRunnerPids(): Promise<number[]> {
   const found: number[] = [];
@@ -68,20 +101,6 @@ export async function findRunnerPids(): Promise<number[]> {
   return found;
 }
 
-/** Polls until `find` returns a non-empty list, or returns the empty list after `timeoutMs`. */
-export async function waitForPids(
-  find: () => Promise<number[]>,
-  timeoutMs = 5000,
-): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  let pids = await find();
-  while (pids.length === 0 && Date.now() < deadline) {
-    await delay(POLL_MS);
-    pids = await find();
-  }
-  return pids;
-}
-
 /** Reads a process's resident set size in KiB from /proc/<pid>/status. */
 export async function readRssKib(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -92,7 +111,7 @@ export async function readRssKib(pid: number): Promise<number> {
   return Number(rss);
 }
 
-/** Resolves with the exit status, or undefined when the process is still running after the wait. */
+/** Resolves with the exit status, or undefined when the process still runs after `timeoutMs`. */
 export function waitForExit(
   child: ChildProcess,
   timeoutMs: number,
@@ -120,37 +139,6 @@ export async function unmountSlots(root: string): Promise<void> {
   for (const mountPoint of mountPoints) {
     await run("/usr/bin/umount", [mountPoint]);
   }
-}
-
-/**
- * Builds Python code that creates `tmp/started` in its execution directory, sleeps `seconds`
- * and then sets `done = True`. The marker tells a test that the runner is past confinement and
- * running the code, see waitForStartedExecution.
- */
-export function sleepCode(seconds: number): string {
-  return `import time\nopen('tmp/started', 'w').close()\ntime.sleep(${seconds})\ndone = True`;
-}
-
-/** Waits until an execution running sleepCode has created its marker; returns its directory. */
-export async function waitForStartedExecution(
-  root = TEST_EXEC_ROOT,
-  timeoutMs = 5000,
-): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    for (const dir of await listExecutionDirs(root)) {
-      if (
-        await access(path.join(dir, "tmp", "started")).then(
-          () => true,
-          () => false,
-        )
-      ) {
-        return dir;
-      }
-    }
-    await delay(POLL_MS);
-  }
-  throw new Error(`no execution under ${root} created its start marker within ${timeoutMs} ms`);
 }
 
 export function delay(ms: number): Promise<void> {

@@ -20,7 +20,17 @@ from typing import Any
 
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
 # Every module of this folder, hidden from the user's code once imported.
-RUNNER_MODULES = ("confine", "forked", "jsonsafe", "landlock", "privileges", "runner", "seccomp")
+RUNNER_MODULES = (
+    "confine",
+    "forked",
+    "identity_filter",
+    "jsonsafe",
+    "landlock",
+    "privileges",
+    "runner",
+    "seccomp",
+    "template_start",
+)
 RESULT_FD = 3
 EXIT_SANDBOX_ERROR = 70  # EX_SOFTWARE in sysexits.h.
 

@@ -7,7 +7,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { execText, startServer, TEST_EXEC_ROOT, type TestServer } from "../helpers/server.js";
-import { unmountSlots, waitForNoLeftovers } from "./support.js";
+import { unmountSlots, waitForExit, waitForNoLeftovers } from "./support.js";
 
 const ROOT = path.join(TEST_EXEC_ROOT, "fault-disk-full");
 const MIB = 1024 * 1024;
@@ -70,6 +70,20 @@ describe("full execution disk", () => {
 
   it("applies a smaller size after a restart", async () => {
     await server.stop();
+    server = await startDiskServer(1 * MIB);
+    const response = await execText(server.url, writeFilesCode(12, 256 * 1024));
+
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.text).emsg).toContain(NO_SPACE);
+  });
+
+  it("applies a smaller size after a crash", async () => {
+    await server.stop();
+    server = await startDiskServer(4 * MIB);
+    await execText(server.url, "x = 1");
+    // A crash skips the unmounting that a graceful shutdown does.
+    server.process.kill("SIGKILL");
+    await waitForExit(server.process, 5000);
     server = await startDiskServer(1 * MIB);
     const response = await execText(server.url, writeFilesCode(12, 256 * 1024));
 

@@ -1,0 +1,182 @@
+/**
+ * Runs one execution in a child forked from a template and collects what it left, with the same
+ * rules as a fresh runner (runner-process.ts): stdin is written only after the child is in the
+ * slot's cgroups; the wall-clock deadline and output past its limit kill the whole process tree of
+ * the execution's uid; once the child has exited, what it left running is killed rather than
+ * waited for. The exit status comes from the template, which reaps the child.
+ */
+import type { Limits } from "../../config.js";
+import { log } from "../../log.js";
+import { captureStream } from "../capture.js";
+import type { RunnerLaunch } from "../executor.js";
+import { killAllProcesses } from "../reaper.js";
+import type { ExceededOutput, RunnerOptions, RunnerOutcome } from "../runner-process.js";
+import type { SandboxIdentity } from "../uid-pool.js";
+import { TemplateLostError } from "./errors.js";
+import {
+  delay,
+  PIPE_DRAIN_AFTER_KILL_MS,
+  toDeadlineMs,
+  toRunnerConfigText,
+  toSandboxEnvironment,
+} from "./runner-settings.js";
+import type { TemplatePool } from "./template-pool.js";
+import type { ForkedChild, ForkRequest } from "./template-process.js";
+
+/** Forks tried for one execution when templates exit before they report the fork. */
+const MAX_FORK_ATTEMPTS = 3;
+/**
+ * How long after the child's exit its channels may take to close before what holds them is
+ * killed. Their ends arrive on other sockets than the exit status, in any order.
+ */
+const CLOSE_GRACE_MS = 50;
+
+/** Runs the launch in a forked child; throws TemplateExitedError when its template exits first. */
+export async function runForked(
+  templates: TemplatePool,
+  options: RunnerOptions,
+  launch: RunnerLaunch,
+): Promise<RunnerOutcome> {
+  const started = performance.now();
+  const { identity, dir, limits, input, attach } = launch;
+  const child = await forkChild(templates, toForkRequest(options, identity, dir, limits), identity);
+
+  let timedOut = false;
+  let exceededOutput: ExceededOutput | undefined;
+  let isKilling = false;
+  let markKilled: () => void = () => {};
+  const killed = new Promise<void>((resolve) => (markKilled = resolve));
+  const killTree = () => {
+    if (isKilling) {
+      return;
+    }
+    isKilling = true;
+    killAllProcesses(identity)
+      .catch(() => killChild(child))
+      .finally(markKilled);
+  };
+  const overflow = (name: ExceededOutput) => () => {
+    exceededOutput ??= name;
+    killTree();
+  };
+  const stdout = captureStream(child.main, options.maxOutputBytes, overflow("stdout"));
+  const stderr = captureStream(child.stderr, options.maxOutputBytes, overflow("stderr"));
+  const result = captureStream(child.result, options.maxResultBytes, overflow("result"));
+
+  // The code arrives on stdin only after the child is inside the slot's cgroups, so nothing it
+  // starts can be created outside them.
+  try {
+    await attach(child.pid);
+    child.main.end(input);
+  } catch (error) {
+    killChild(child);
+    await Promise.race([child.status.catch(() => undefined), delay(PIPE_DRAIN_AFTER_KILL_MS)]);
+    throw error;
+  }
+
+  const deadline = setTimeout(
+    () => {
+      timedOut = true;
+      killTree();
+    },
+    toDeadlineMs(options, limits),
+  );
+
+  // Once the child has exited the execution is over: descendants that still hold the channels
+  // open are killed rather than waited for. When the channels close at once, nothing holds them,
+  // and the clean-up after the run still kills whatever the code left. When the template exits
+  // first the status is lost, and the execution is killed and fails.
+  const channelsClosed = Promise.all([stdout.done, stderr.done, result.done]);
+  let templateError: unknown;
+  const status = child.status.then(
+    async (value) => {
+      const isClosed = await Promise.race([channelsClosed.then(() => true), delay(CLOSE_GRACE_MS)]);
+      if (options.confine && isClosed !== true) {
+        killTree();
+      }
+      return value;
+    },
+    (error: unknown) => {
+      templateError = error;
+      killTree();
+      return undefined;
+    },
+  );
+  const exited = Promise.all([status, stdout.done, stderr.done, result.done]);
+  const giveUp = killed.then(() => delay(PIPE_DRAIN_AFTER_KILL_MS));
+  const finished = await Promise.race([exited, giveUp]);
+  clearTimeout(deadline);
+  if (finished === undefined) {
+    // Something still holds a channel after the kill; destroying the sockets ends the wait.
+    [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
+  }
+  const [exitStatus] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];
+  if (templateError !== undefined) {
+    throw templateError;
+  }
+  if (exitStatus === undefined) {
+    throw new Error(`forked runner pid ${child.pid} was not reaped after SIGKILL`);
+  }
+
+  return {
+    status: exitStatus,
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
+    resultChannel: result.bytes(),
+    timedOut,
+    exceededOutput,
+    durationMs: performance.now() - started,
+  };
+}
+
+/**
+ * Forks on a template, trying another one when the template is lost before it reported the
+ * fork: such an execution never started, so it is not failed for it.
+ */
+async function forkChild(
+  templates: TemplatePool,
+  request: ForkRequest,
+  identity: SandboxIdentity,
+): Promise<ForkedChild> {
+  for (let attempt = 1; ; attempt += 1) {
+    const template = await templates.acquire();
+    try {
+      return await template.fork(request);
+    } catch (error) {
+      if (!(error instanceof TemplateLostError) || attempt === MAX_FORK_ATTEMPTS) {
+        throw error;
+      }
+      log.warning("Template lost before the fork; trying another", {
+        pid: template.pid,
+        attempt,
+        error: error.message,
+      });
+      // A child that the lost template forked but did not report must not share the uid.
+      await killAllProcesses(identity);
+    }
+  }
+}
+
+function toForkRequest(
+  options: RunnerOptions,
+  identity: SandboxIdentity,
+  dir: string,
+  limits: Limits,
+): ForkRequest {
+  return {
+    uid: identity.uid,
+    gid: identity.gid,
+    directory: dir,
+    environment: toSandboxEnvironment(options, dir),
+    config: toRunnerConfigText(options, limits),
+  };
+}
+
+/** The fallback when the kill as the execution's uid failed: SIGKILL to the child alone. */
+function killChild(child: ForkedChild): void {
+  try {
+    process.kill(child.pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}

@@ -15,7 +15,7 @@
  *       Send SIGKILL to every process of the slot's uid: kill(-1) sent as that uid.
  *   codejail-launch clean SLOT DIR
  *       Delete DIR's contents as the slot's uid (which owns them), then DIR itself.
- *   codejail-launch template PROGRAM SCRIPT [ARG...]
+ *   codejail-launch template PROGRAM [-I] [-B] SCRIPT [ARG...]
  *       Execute the configured interpreter on the configured template script as root; the
  *       template drops to its own uid at once and keeps only CAP_SETUID and CAP_SETGID.
  *
@@ -294,8 +294,13 @@ static int clean(const struct config *config, int argc, char **argv) {
 }
 
 static int template(const struct config *config, int argc, char **argv) {
-    if (argc < 4 || strcmp(argv[2], config->python) != 0 || config->template_script[0] != '/' ||
-        strcmp(argv[3], config->template_script) != 0) {
+    /* PROGRAM, then only the interpreter flags -I and -B, then SCRIPT. */
+    int script = 3;
+    while (script < argc && (strcmp(argv[script], "-I") == 0 || strcmp(argv[script], "-B") == 0)) {
+        script++;
+    }
+    if (argc < 3 || strcmp(argv[2], config->python) != 0 || script >= argc ||
+        config->template_script[0] != '/' || strcmp(argv[script], config->template_script) != 0) {
         refuse("PROGRAM and SCRIPT must be the configured interpreter and template script");
     }
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {

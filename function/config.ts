@@ -88,7 +88,17 @@ const environmentSchema = z.object({
   CODEJAIL_SANDBOX_GID: integerText(1000, 4_000_000_000).default(2_002_717_000),
   CODEJAIL_READ_PATHS: pathList.default(DEFAULT_READ_PATHS),
   CODEJAIL_LIMITS: jsonText(limitsSchema.partial()).default({}),
-  CODEJAIL_LIMIT_OVERRIDES: jsonText(z.record(z.string(), limitsSchema.partial())).default({}),
+  // Entries rather than a record: a context named "__proto__" (JSON.parse keeps it as an own
+  // key) must stay an ordinary name, not become an object's prototype.
+  CODEJAIL_LIMIT_OVERRIDES: jsonText(
+    z.custom<Record<string, unknown>>(
+      (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+      "must be a JSON object",
+    ),
+  )
+    .transform((record) => Object.entries(record))
+    .pipe(z.array(z.tuple([z.string(), limitsSchema.partial()])))
+    .default([]),
   CODEJAIL_MAX_BODY_BYTES: integerText(1024, 1024 * MIB).default(40 * MIB),
   CODEJAIL_MAX_PAYLOAD_BYTES: integerText(1024, 1024 * MIB).default(5 * MIB),
   CODEJAIL_MAX_LIBRARY_BYTES: integerText(0, 1024 * MIB).default(32 * MIB),
@@ -120,7 +130,7 @@ export type Config = Readonly<{
   sandboxGid: number;
   readPaths: readonly string[];
   defaultLimits: Limits;
-  limitOverrides: Readonly<Record<string, Partial<Limits>>>;
+  limitOverrides: ReadonlyMap<string, Partial<Limits>>;
   maxBodyBytes: number;
   maxPayloadBytes: number;
   maxLibraryBytes: number;
@@ -168,7 +178,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const e = parsed.data;
   const defaultLimits = Object.freeze({ ...DEFAULT_LIMITS, ...e.CODEJAIL_LIMITS });
-  const maxConcurrent = e.CODEJAIL_MAX_CONCURRENCY ?? toDefaultConcurrency(defaultLimits);
+  const maxConcurrent =
+    e.CODEJAIL_MAX_CONCURRENCY ??
+    Math.min(toDefaultConcurrency(defaultLimits), e.CODEJAIL_SANDBOX_UID_COUNT);
   if (maxConcurrent > e.CODEJAIL_SANDBOX_UID_COUNT) {
     throw new ConfigError(
       `Invalid environment variable CODEJAIL_MAX_CONCURRENCY: ${maxConcurrent} is more than ` +
@@ -186,7 +198,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sandboxGid: e.CODEJAIL_SANDBOX_GID,
     readPaths: Object.freeze([...e.CODEJAIL_READ_PATHS]),
     defaultLimits,
-    limitOverrides: Object.freeze(e.CODEJAIL_LIMIT_OVERRIDES),
+    limitOverrides: new Map(e.CODEJAIL_LIMIT_OVERRIDES),
     maxBodyBytes: e.CODEJAIL_MAX_BODY_BYTES,
     maxPayloadBytes: e.CODEJAIL_MAX_PAYLOAD_BYTES,
     maxLibraryBytes: e.CODEJAIL_MAX_LIBRARY_BYTES,
@@ -221,9 +233,6 @@ function toDefaultConcurrency(limits: Limits): number {
 
 /** Resolves the limits for one request: the defaults, replaced field by field by the named set. */
 export function resolveLimits(config: Config, context: string | null): Limits {
-  if (context === null || !Object.hasOwn(config.limitOverrides, context)) {
-    return config.defaultLimits;
-  }
-
-  return { ...config.defaultLimits, ...config.limitOverrides[context] };
+  const override = context === null ? undefined : config.limitOverrides.get(context);
+  return override === undefined ? config.defaultLimits : { ...config.defaultLimits, ...override };
 }

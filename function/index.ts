@@ -18,7 +18,7 @@ log.info("Starting codejail service", {
   execRoot: config.execRoot,
   sandboxUids: `${config.sandboxUidBase}+${config.sandboxUidCount}`,
   limits: config.defaultLimits,
-  limitOverrideContexts: Object.keys(config.limitOverrides).length,
+  limitOverrideContexts: config.limitOverrides.size,
   maxConcurrent: config.maxConcurrent,
   privilege: config.launcherPath === undefined ? "direct (root)" : config.launcherPath,
 });

@@ -82,9 +82,11 @@ function parseMultipart(contentType: string, body: Buffer, limits: FormLimits): 
     try {
       parser = busboy({
         headers: { "content-type": contentType },
+        // busboy flags a value that reaches its limit, so each limit is one byte above ours:
+        // a flag then means the value is longer than the limit allows.
         limits: {
-          fieldSize: limits.maxPayloadBytes,
-          fileSize: limits.maxLibraryBytes,
+          fieldSize: limits.maxPayloadBytes + 1,
+          fileSize: limits.maxLibraryBytes + 1,
           parts: limits.maxParts,
           fieldNameSize: 200,
           headerPairs: 20,

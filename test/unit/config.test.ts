@@ -39,7 +39,7 @@ describe("parseConfig defaults", () => {
     ["sandboxUidBase", 2_002_717_000],
     ["sandboxUidCount", 64],
     ["sandboxGid", 2_002_717_000],
-    ["limitOverrides", {}],
+    ["limitOverrides", new Map()],
     ["maxBodyBytes", 40 * MIB],
     ["maxPayloadBytes", 5 * MIB],
     ["maxLibraryBytes", 32 * MIB],

@@ -1,9 +1,9 @@
 # The steps of a child that template.py forked for one execution, from the fork to its exit. Before
-# any user input is read the child takes over its connections as fds 0-3, switches to the
-# execution's uid without capabilities (privileges.py), enters the execution directory and resets
-# what it inherited from the template to what a fresh runner starts with. It then runs the same
-# steps as a fresh runner (runner.run_confined), and exits the way the interpreter does, minus
-# module teardown. The environment comes from the service (function/sandbox/prewarmed/), which
+# any user input is read the child takes over its connections as fds 0-3 and switches to the
+# execution's uid without capabilities (privileges.py). It enters the execution directory and
+# resets what it inherited from the template to what a fresh runner starts with. It then runs the
+# same steps as a fresh runner (runner.run_confined), and exits the way the interpreter does,
+# minus module teardown. The environment comes from the service (function/sandbox/prewarmed/), which
 # builds it like runner-process.ts does for a fresh runner.
 
 import atexit
@@ -27,7 +27,7 @@ EXIT_FLUSH_FAILED = 120
 
 
 class Execution(NamedTuple):
-    """What one forked child needs: its connections and the main header's fields."""
+    """The connections and main-header fields of one execution, as its forked child uses them."""
 
     main_fd: int  # stdin and stdout
     stderr_fd: int
@@ -40,7 +40,7 @@ class Execution(NamedTuple):
 
 
 class TemplateState(NamedTuple):
-    """What the template recorded before it preloaded anything, to restore it in each child."""
+    """State that the template recorded before preloading, restored in each child."""
 
     sys_path: list[str]
     # Address space that the preloaded modules take, in bytes. RLIMIT_AS counts it in every
@@ -179,8 +179,9 @@ def exit_like_interpreter(status: int) -> NoReturn:
     """End the process as Python's finalization would, without tearing the modules down.
 
     The observable steps run in the interpreter's order: wait for non-daemon threads, run the
-    atexit callbacks, flush stdout and stderr (a failure makes the status 120), then flush what
-    teardown and exit(3) would: the original sys.__stdout__ and sys.__stderr__, and C stdio.
+    atexit callbacks, and flush stdout and stderr (a failure makes the status 120). Then what
+    teardown and exit(3) would flush is flushed: the original sys.__stdout__ and sys.__stderr__,
+    and C stdio.
     Module teardown is skipped: with the preloaded libraries it takes about 50 ms and copies
     most shared pages, and Python promises nothing about finalizers run at that point.
     """

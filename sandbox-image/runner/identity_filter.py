@@ -1,6 +1,6 @@
 # A seccomp filter that bounds what the template's CAP_SETUID and CAP_SETGID allow: uid changes
 # only to the sandbox pool's uids, gid changes only to the sandbox gid, and setgroups only to an
-# empty list. Any other id fails with EPERM, which is also what the kernel answers a process
+# empty list. Any other id fails with EPERM. The kernel returns the same error to a process
 # without the capabilities, so the code in a child sees no difference. template.py installs it
 # right after privileges.become_template; every child inherits it below the runner's own filter
 # (seccomp.py). Syscall numbers are those of asm/unistd_64.h (x86_64) and asm-generic/unistd.h

@@ -130,8 +130,8 @@ def validate_status(uid: int, gid: int, capabilities: dict[str, int]) -> None:
     status = read_status()
     found = {name: int(status[name], 16) for name in capabilities}
     if found != capabilities:
-        shown = {name: f"{value:x}" for name, value in found.items()}
-        raise PrivilegeError(f"unexpected capabilities after the switch: {shown}")
+        masks = {name: f"{value:x}" for name, value in found.items()}
+        raise PrivilegeError(f"unexpected capabilities after the switch: {masks}")
     if status["Uid"].split() != [str(uid)] * 4 or status["Gid"].split() != [str(gid)] * 4:
         raise PrivilegeError(f"unexpected ids: Uid {status['Uid']}, Gid {status['Gid']}")
     if status["Groups"] != "":

@@ -1,7 +1,7 @@
 # The prewarmed executor's template: an interpreter that imports the preload modules once and then
 # forks one child per execution (forked.py). The service (function/sandbox/prewarmed/
-# template-process.ts) starts it as root, directly or through the set-user-ID launcher, with a
-# fresh runner's environment minus the per-execution variables, as
+# template-process.ts) starts it as root, directly or through the set-user-ID launcher. Its
+# environment is a fresh runner's minus the per-execution variables, and its command line is
 #     /usr/bin/python3 -I -B /opt/codejail/runner/template.py CONFIG_JSON
 # While still root it makes its directories and binds its unix socket, which only the service's
 # user may connect to (template_start.py). It then switches to its own uid with only CAP_SETUID
@@ -115,7 +115,7 @@ class Server:
         # Running children by pidfd: their pid and execution id.
         self.children: dict[int, tuple[int, str]] = {}
         # In a forked child: its own three connections.
-        self.kept: list[socket.socket] = []
+        self.own_connections: list[socket.socket] = []
 
     def serve(self) -> Any:
         """Serve until the service closes stdin (then exit); return only in a forked child."""
@@ -147,7 +147,7 @@ class Server:
             connection, _ = self.listener.accept()
         except BlockingIOError:
             return
-        # The socket's mode already admits only the service's uid; this holds even if it did not.
+        # The socket's mode admits only the service's uid already. This check is the second layer.
         if start.peer_uid(connection) != self.client_uid:
             connection.close()
             send({"protocol_error": "a connection from another uid was refused"})
@@ -214,7 +214,7 @@ class Server:
             send({"exec_id": exec_id, "error": f"{type(error).__name__}: {error}"})
             return None
         if pid == 0:
-            self.kept = [connection for connection, _ in connections.values()]
+            self.own_connections = [connection for connection, _ in connections.values()]
             return execution
 
         for connection, _ in connections.values():
@@ -280,7 +280,7 @@ class Server:
                 connection.close()
         for pidfd in self.children:
             os.close(pidfd)
-        for connection in self.kept:
+        for connection in self.own_connections:
             connection.detach()
         self.reading, self.arrived, self.children = {}, {}, {}
 

@@ -64,8 +64,8 @@ def parse_config(text: str, client: Client) -> dict[str, Any]:
     """Parse argv[1] and check it. Raise ValueError when a field is missing or not allowed.
 
     The template acts as root on these values before it drops privileges, so the ids and the
-    socket path are checked whoever wrote them, and against the launcher's configuration when
-    the service is not root.
+    socket path are always checked, and also against the launcher's configuration when the
+    service is not root.
     """
     config = json.loads(text)
     for name, kind in CONFIG_FIELDS.items():

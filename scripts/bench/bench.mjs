@@ -40,8 +40,8 @@ const maxRequests = Number(options.requests);
 const maxMs = Number(options["max-seconds"]) * 1000;
 let scenarios = await buildScenarios(ROOT);
 if (options.scenarios !== undefined) {
-  const wanted = options.scenarios.split(",");
-  scenarios = scenarios.filter((scenario) => wanted.includes(scenario.name));
+  const requested = options.scenarios.split(",");
+  scenarios = scenarios.filter((scenario) => requested.includes(scenario.name));
 }
 
 printMachine();
@@ -136,18 +136,22 @@ function percentile(sorted, share) {
 
 function printMachine() {
   const cpus = os.cpus();
-  console.log(`machine: ${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}, `
-    + `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}, Node ${process.version}`);
+  console.log(
+    `machine: ${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}, ` +
+      `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}, Node ${process.version}`,
+  );
   console.log(`command: ${process.argv.slice(2).join(" ") || "(defaults)"}`);
-  console.log("| executor | scenario | concurrency | requests | errors | p50 ms | p90 ms | p99 ms | exec/s |");
+  console.log(
+    "| executor | scenario | concurrency | requests | errors | p50 ms | p90 ms | p99 ms | exec/s |",
+  );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 }
 
 function printRow(row) {
   const ms = (value) => (Number.isNaN(value) ? "-" : value.toFixed(1));
   console.log(
-    `| ${row.executor} | ${row.scenario} | ${row.concurrency} | ${row.count} | ${row.errors} | `
-      + `${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${row.perSecond.toFixed(1)} |`,
+    `| ${row.executor} | ${row.scenario} | ${row.concurrency} | ${row.count} | ${row.errors} | ` +
+      `${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${row.perSecond.toFixed(1)} |`,
   );
   if (row.firstError !== undefined) {
     console.log(`  first error: ${row.firstError}`);
@@ -156,8 +160,10 @@ function printRow(row) {
 
 function printRatios(rows) {
   const find = (executor, row) =>
-    rows.find((r) => r.executor === executor && r.scenario === row.scenario
-      && r.concurrency === row.concurrency);
+    rows.find(
+      (r) =>
+        r.executor === executor && r.scenario === row.scenario && r.concurrency === row.concurrency,
+    );
   const pairs = rows
     .filter((row) => row.executor === "fresh")
     .map((fresh) => [fresh, find("prewarmed", fresh)])
@@ -169,8 +175,8 @@ function printRatios(rows) {
   console.log("| --- | --- | --- | --- |");
   for (const [fresh, prewarmed] of pairs) {
     console.log(
-      `| ${fresh.scenario} | ${fresh.concurrency} | ${(fresh.p50 / prewarmed.p50).toFixed(1)} | `
-        + `${(prewarmed.perSecond / fresh.perSecond).toFixed(1)} |`,
+      `| ${fresh.scenario} | ${fresh.concurrency} | ${(fresh.p50 / prewarmed.p50).toFixed(1)} | ` +
+        `${(prewarmed.perSecond / fresh.perSecond).toFixed(1)} |`,
     );
   }
 }

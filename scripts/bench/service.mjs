@@ -8,7 +8,7 @@ import path from "node:path";
 const STARTUP_TIMEOUT_MS = 60_000;
 const RSS_SAMPLE_MS = 100;
 
-/** Starts a service on `port` and resolves once /health/ answers 200. */
+/** Starts a service on `port` and resolves once /health/ returns 200. */
 export async function startService({ root, port, executor, uidBase, execRoot, env }) {
   await mkdir(execRoot, { recursive: true, mode: 0o711 });
   const cli = path.join(root, "node_modules/@google-cloud/functions-framework/build/src/main.js");
@@ -44,7 +44,9 @@ export async function startService({ root, port, executor, uidBase, execRoot, en
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill("SIGTERM");
-  throw new Error(`service did not pass its safety check within ${STARTUP_TIMEOUT_MS} ms:\n${logs}`);
+  throw new Error(
+    `service did not pass its safety check within ${STARTUP_TIMEOUT_MS} ms:\n${logs}`,
+  );
 }
 
 export async function stopService(service) {

@@ -21,8 +21,10 @@
 # lies in the namespace the sandbox could reach, as the service's own sockets do.
 #
 # Environment: TEST_SANDBOX_NAMESPACE (as for npm test) selects the sandbox uids and execution
-# root. The container shares uids and /proc with the host, because podman runs it without a user
-# namespace, so the tests' look for leftover sandbox processes in the host's /proc sees it.
+# root. podman runs the container without a user namespace, so it shares uids and /proc with the
+# host, and the tests' search for leftover sandbox processes in the host's /proc covers it.
+# codejail-launch reads the uids and root from its configuration file. So a container whose values
+# differ from the image's gets a copy of that file with them, and the root as a tmpfs.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,8 +43,11 @@ TEST_EXEC_ROOT=/var/lib/codejail/exec
 ((NAMESPACE == 0)) || TEST_EXEC_ROOT="/var/lib/codejail/exec-test-$NAMESPACE"
 SECOND_ENV=("CODEJAIL_SANDBOX_UID_BASE=$((TEST_UID_BASE + 500))"
   "CODEJAIL_EXEC_ROOT=$TEST_EXEC_ROOT-second")
-# The execution root that provision.sh creates in the image; any other gets a tmpfs.
+# The sandbox uids and execution root that provision.sh configures in the image, and the file in
+# which it writes them for codejail-launch.
+IMAGE_UID_BASE=2002717000
 IMAGE_EXEC_ROOT=/var/lib/codejail/exec
+LAUNCHER_CONFIG=/etc/codejail/launcher.conf
 
 # The variables of test/http/contract.test.ts's service; every configuration that runs that
 # file has them, because its beforeAll requests them.
@@ -67,8 +72,10 @@ BROKEN_ENV=("${CONTRACT_ENV[@]}" "${SECOND_ENV[@]}" CODEJAIL_RUNNER_DIR=/nonexis
 phase="start"
 started_containers=()
 failed_configurations=()
-# jest's JSON results, one file per configuration; removed on exit.
-results_dir=""
+# Scratch directory for jest's JSON results and launcher configurations; removed on exit.
+work_dir=""
+# The image's LAUNCHER_CONFIG; empty for an image without a launcher.
+image_launcher_config=""
 
 start_phase() {
   phase="$1"
@@ -88,7 +95,7 @@ finish() {
   else
     echo "test-image: FAILED in phase: $phase (after ${SECONDS}s)" >&2
   fi
-  [[ -z "$results_dir" ]] || rm -rf "$results_dir"
+  [[ -z "$work_dir" ]] || rm -rf "$work_dir"
 }
 
 # Prints the NAME=value arguments as one JSON object.
@@ -114,16 +121,26 @@ run_configuration() {
   if [[ -n "${CODEJAIL_TEST_EXECUTOR:-}" ]]; then
     defaults+=("CODEJAIL_EXECUTOR=$CODEJAIL_TEST_EXECUTOR")
   fi
-  local exec_root="$TEST_EXEC_ROOT" options=() variable
+  local uid_base="$TEST_UID_BASE" exec_root="$TEST_EXEC_ROOT" options=() variable
   for variable in "${defaults[@]}" "${variables[@]}"; do
     options+=("--env=$variable")
-    if [[ "$variable" == CODEJAIL_EXEC_ROOT=* ]]; then
-      exec_root="${variable#*=}"
-    fi
+    case "$variable" in
+      CODEJAIL_SANDBOX_UID_BASE=*) uid_base="${variable#*=}" ;;
+      CODEJAIL_EXEC_ROOT=*) exec_root="${variable#*=}" ;;
+    esac
   done
-  # An execution root the image lacks: a tmpfs, root's and 0711 like provision.sh's.
+  # An execution root the image lacks: a tmpfs, 0711 and owned by the container's user (U=true)
+  # like provision.sh's.
   if [[ "$exec_root" != "$IMAGE_EXEC_ROOT" ]]; then
-    options+=("--mount=type=tmpfs,destination=$exec_root,tmpfs-mode=0711")
+    options+=("--mount=type=tmpfs,destination=$exec_root,tmpfs-mode=0711,U=true")
+  fi
+  if [[ -n "$image_launcher_config" ]] &&
+    [[ "$uid_base" != "$IMAGE_UID_BASE" || "$exec_root" != "$IMAGE_EXEC_ROOT" ]]; then
+    local config="$work_dir/$name-launcher.conf"
+    sed -e "s#^uid_base=.*#uid_base=$uid_base#" -e "s#^exec_root=.*#exec_root=$exec_root#" \
+      <<<"$image_launcher_config" >"$config"
+    chmod 0644 "$config"
+    options+=("--volume=$config:$LAUNCHER_CONFIG:ro")
   fi
 
   start_phase "start container $name"
@@ -137,7 +154,7 @@ run_configuration() {
   fi
 
   start_phase "tests against $name: jest $*"
-  local results="$results_dir/$name.json" passed
+  local results="$work_dir/$name.json" passed
   if ! TEST_SERVICE_URL="http://127.0.0.1:8080" \
     TEST_SERVICE_ENV="$(to_json_object "${variables[@]}")" \
     NODE_OPTIONS=--experimental-vm-modules \
@@ -157,13 +174,13 @@ run_configuration() {
   "${PODMAN[@]}" rm --force "$container" >/dev/null
 }
 
-# Shows what the service runs with: the effective capabilities of its process and the
+# Shows what the service runs with: the container's user and capability bounding set, and the
 # confinement layers it chose (cgroups and per-slot disks are "none" without SYS_ADMIN).
 report_privileges() {
   local container="$1" port
   port="$("${PODMAN[@]}" port "$container" 8080/tcp)"
-  echo "test-image: effective capabilities of $container:" \
-    "$("${PODMAN[@]}" inspect --format '{{.EffectiveCaps}}' "$container")"
+  echo "test-image: user and capability bounding set of $container:" \
+    "$("${PODMAN[@]}" inspect --format '{{.Config.User}} {{.BoundingCaps}}' "$container")"
   echo "test-image: GET /health/detail: $(curl --silent --max-time 5 \
     "http://127.0.0.1:${port##*:}/health/detail")"
 }
@@ -172,7 +189,7 @@ main() {
   require_root
   trap finish EXIT
   cd "$REPO_ROOT"
-  results_dir="$(mktemp -d)"
+  work_dir="$(mktemp -d)"
 
   start_phase "install container tools"
   ensure_container_tools
@@ -183,6 +200,9 @@ main() {
 
   start_phase "build image $SERVICE_IMAGE"
   bash "$SCRIPT_DIR/build-local.sh"
+  # shellcheck disable=SC2046 # container_ulimits prints separate flags
+  image_launcher_config="$("${PODMAN[@]}" run --rm --pull=never $(container_ulimits) \
+    --entrypoint cat "$SERVICE_IMAGE" "$LAUNCHER_CONFIG" 2>/dev/null || true)"
 
   run_configuration main 200 MAIN_ENV test/http test/sandbox \
     --testPathIgnorePatterns packages.test.ts --testNamePattern '^(?!switches )'

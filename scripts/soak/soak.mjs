@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * Soak test: drives a real service on loopback with concurrent clients sending a mix of normal,
- * failing, slow, oversized and hostile requests for a bounded time and count, then reports
- * responses by kind, 5xx other than deliberate overload, latency percentiles, and the service's
- * memory, descriptors, execution directories and sandbox processes before and after.
+ * Soak test: drives a real service on loopback with concurrent clients that send a mix of
+ * normal, failing, slow, oversized and hostile requests, for a bounded time and count. It then
+ * reports responses by kind, 5xx other than deliberate overload and latency percentiles. It also
+ * reports the service's memory, descriptors, execution directories and sandbox processes before
+ * and after.
  *
  *   node scripts/soak/soak.mjs [--short] [--duration-s N] [--clients N] [--max-requests N]
  *                              [--max-queue N] [--url URL [--pid PID]] [--json]
@@ -16,12 +17,13 @@
  * target is met, 1 otherwise.
  */
 import { parseArgs } from "node:util";
-import { readFootprint, waitForQuiet } from "./probe.mjs";
+import { readFootprint, sampleRss, waitForQuiet } from "./probe.mjs";
 import { runLoad } from "./load.mjs";
 import { startService } from "./server.mjs";
 import { evaluateTargets, printReport } from "./report.mjs";
 
 const SETTLE_TIMEOUT_MS = 15_000;
+const RSS_SAMPLE_INTERVAL_MS = 2000;
 
 const { values: args } = parseArgs({
   options: {
@@ -81,7 +83,9 @@ try {
     body: new URLSearchParams({ payload: '{"code": "x = 1", "globals_dict": {}}' }),
   });
   const before = await readFootprint(probe);
+  const stopSampling = sampleRss(service.pid, RSS_SAMPLE_INTERVAL_MS);
   const load = await runLoad(service.url, settings);
+  const rssSamplesKib = stopSampling();
   const after = await waitForQuiet(probe, SETTLE_TIMEOUT_MS);
   const health = await fetch(`${service.url}/health/`).then(
     (response) => response.status,
@@ -95,7 +99,7 @@ try {
     healthAfter: health,
     serviceOutcomes: service.outcomes === undefined ? null : Object.fromEntries(service.outcomes),
     serviceErrors: service.errorLines ?? [],
-    footprint: { before, after, afterExit: afterExit ?? null },
+    footprint: { before, after, afterExit: afterExit ?? null, rssSamplesKib },
     shutdown: shutdown ?? null,
   };
   report.targets = evaluateTargets(report);

@@ -1,8 +1,9 @@
 /**
- * A full execution disk: each slot's filesystem has room for CODEJAIL_DISK_BYTES, so code that writes
- * many files, each under FSIZE, fails with ENOSPC inside the sandbox, and the next execution in
- * the same slot finds the space free again. The service runs with an execution root of its own,
- * so its slot filesystems have the size this file sets, and they are unmounted at the end.
+ * A full execution disk: each slot's filesystem has room for CODEJAIL_DISK_BYTES, so code that
+ * writes many files, each under FSIZE, fails with ENOSPC inside the sandbox, and the next
+ * execution in the same slot finds the space free again. The service runs with an execution root
+ * of its own, so its slot filesystems have the size this file sets, and they are unmounted at the
+ * end.
  */
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
@@ -13,7 +14,7 @@ const ROOT = path.join(TEST_EXEC_ROOT, "fault-disk-full");
 const MIB = 1024 * 1024;
 const NO_SPACE = "OSError: [Errno 28] No space left on device";
 
-/** Code that writes `count` files of `sizeBytes` each into tmp/, then sets `written`. */
+/** Builds code that writes `count` files of `sizeBytes` each into tmp/, then sets `written`. */
 function writeFilesCode(count: number, sizeBytes: number): string {
   return [
     "for i in range(" + count + "):",

@@ -3,7 +3,13 @@
  * requests that found a slot or a place, and 503 with Retry-After for the rest, without leaking
  * processes or directories.
  */
-import { execText, startServer, type ServiceResponse, type TestServer } from "../helpers/server.js";
+import {
+  execText,
+  SECOND_SERVICE_ENV,
+  startServer,
+  type ServiceResponse,
+  type TestServer,
+} from "../helpers/server.js";
 import { waitForNoLeftovers } from "./support.js";
 
 const BURST = 6;
@@ -62,6 +68,7 @@ describe("overload", () => {
 
   it("rejects after the queue wait limit", async () => {
     const slow = await startServer({
+      ...SECOND_SERVICE_ENV,
       CODEJAIL_MAX_CONCURRENCY: "1",
       CODEJAIL_MAX_QUEUE: "4",
       CODEJAIL_MAX_QUEUE_WAIT_MS: "300",

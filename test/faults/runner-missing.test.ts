@@ -62,7 +62,7 @@ describe("runner missing at run time", () => {
     expect(await waitForNoLeftovers()).toEqual({ processes: [], dirs: [] });
   });
 
-  it("turns /health/ to 503 and refuses code", async () => {
+  it("turns /health/ to 503, rejects code", async () => {
     const rejected = await execText(server.url, "x = 1");
 
     expect(await readHealth()).toEqual([503, '{"status":"UNAVAILABLE"}']);

@@ -61,7 +61,8 @@ describe("soak, short form", () => {
     "execution dirs after",
     "sandbox processes after",
     "open fds after",
-    "RSS growth KiB",
+    "RSS peak KiB",
+    "RSS peak growth, 2nd half KiB",
     "exit code on SIGTERM",
     "leftovers after exit",
   ])("meets the target for %s", (name) => {

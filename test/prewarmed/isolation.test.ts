@@ -1,7 +1,7 @@
 /**
  * A forked child starts from the template's state, never from another execution's: random
  * generators, module attributes, atexit callbacks, the environment and files do not carry over.
- * The child holds no capability, and the template only CAP_SETUID and CAP_SETGID.
+ * The child has no capability, and the template only CAP_SETUID and CAP_SETGID.
  */
 import {
   exec,

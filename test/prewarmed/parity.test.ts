@@ -1,6 +1,6 @@
 /**
- * The prewarmed executor answers exactly as the fresh one: the same code sent to a service of each
- * kind gets byte-identical responses. The probes read what a forked child inherits from its
+ * The prewarmed executor responds exactly as the fresh one: the same code sent to a service of
+ * each kind gets byte-identical responses. The probes read what a forked child inherits from its
  * template (environment, paths, streams, limits) and how the code's end becomes a status and an
  * emsg. Values that name the execution directory are rewritten as <dir> by the code itself.
  */

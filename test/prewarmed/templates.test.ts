@@ -1,8 +1,8 @@
 /**
- * The template pool: templates are replaced after their execution and age budgets, a killed
- * template is replaced without failing the next request, an execution running on a killed
- * template fails with a 500 that leaves the service healthy, and several templates share the
- * load. Each execution reports its template through os.getppid().
+ * The template pool. Templates are replaced after their execution and age budgets, and a killed
+ * template is replaced without failing the next request. An execution running on a killed
+ * template fails with a 500 that leaves the service healthy. Several templates share the load.
+ * Each execution reports its template through os.getppid().
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -37,7 +37,7 @@ async function runOnTemplate(url = server.url): Promise<number> {
   return result.globals.template as number;
 }
 
-/** Waits until an execution directory holds `tmp/started`, the mark of running user code. */
+/** Waits until an execution directory contains `tmp/started`, the mark of running user code. */
 async function waitForStartedCode(timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -1,7 +1,7 @@
 /**
  * A connection to a template's unix socket for one channel of one execution. The first line sent
- * is the channel's JSON header (template.py reads nothing else before it forks); after the fork
- * the connection is the child's stdin and stdout, its stderr, or its result channel.
+ * is the channel's JSON header, and template.py reads nothing else before it forks. After the
+ * fork the connection is the child's stdin and stdout, its stderr, or its result channel.
  */
 import net from "node:net";
 import { TemplateLostError } from "./errors.js";

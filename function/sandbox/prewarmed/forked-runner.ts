@@ -1,8 +1,8 @@
 /**
  * Runs one execution in a child forked from a template and collects what it left, with the same
- * rules as a fresh runner (runner-process.ts): stdin is written only after the child is in the
- * slot's cgroups; the wall-clock deadline and output past its limit kill the whole process tree of
- * the execution's uid; once the child has exited, what it left running is killed rather than
+ * rules as a fresh runner (runner-process.ts). Stdin is written only after the child is in the
+ * slot's cgroups. The wall-clock deadline and output past its limit kill the whole process tree
+ * of the execution's uid. Once the child has exited, what it left running is killed rather than
  * waited for. The exit status comes from the template, which reaps the child.
  */
 import type { Limits } from "../../config.js";
@@ -26,8 +26,8 @@ import type { ForkedChild, ForkRequest } from "./template-process.js";
 /** Forks tried for one execution when templates exit before they report the fork. */
 const MAX_FORK_ATTEMPTS = 3;
 /**
- * How long after the child's exit its channels may take to close before what holds them is
- * killed. Their ends arrive on other sockets than the exit status, in any order.
+ * How long after the child's exit its channels may take to close before the processes keeping
+ * them open are killed. Their ends arrive on other sockets than the exit status, in any order.
  */
 const CLOSE_GRACE_MS = 50;
 
@@ -82,10 +82,10 @@ export async function runForked(
     toDeadlineMs(options, limits),
   );
 
-  // Once the child has exited the execution is over: descendants that still hold the channels
-  // open are killed rather than waited for. When the channels close at once, nothing holds them,
-  // and the clean-up after the run still kills whatever the code left. When the template exits
-  // first the status is lost, and the execution is killed and fails.
+  // Once the child has exited the execution is over: descendants that keep the channels open are
+  // killed rather than waited for. Channels that close at once need no kill here, and the
+  // clean-up after the run still kills whatever the code left. When the template exits first the
+  // status is lost, and the execution is killed and fails.
   const channelsClosed = Promise.all([stdout.done, stderr.done, result.done]);
   let templateError: unknown;
   const status = child.status.then(
@@ -107,7 +107,7 @@ export async function runForked(
   const finished = await Promise.race([exited, giveUp]);
   clearTimeout(deadline);
   if (finished === undefined) {
-    // Something still holds a channel after the kill; destroying the sockets ends the wait.
+    // A channel is still open after the kill, and destroying the sockets ends the wait.
     [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
   }
   const [exitStatus] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];
@@ -172,7 +172,7 @@ function toForkRequest(
   };
 }
 
-/** The fallback when the kill as the execution's uid failed: SIGKILL to the child alone. */
+/** Sends SIGKILL to the child alone: the fallback when the kill as the execution's uid failed. */
 function killChild(child: ForkedChild): void {
   try {
     process.kill(child.pid, "SIGKILL");

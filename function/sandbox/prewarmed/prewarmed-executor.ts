@@ -50,14 +50,17 @@ export class PrewarmedExecutor extends SlotExecutor {
   }
 
   /**
-   * Stops the templates, kills every process of the template uid (templates of a crashed
-   * predecessor, and children not yet switched to a pool uid), then removes the fresh
-   * executor's leftovers. The templates start again on the next execution.
+   * Removes the fresh executor's leftovers first, which kills what runs under the pool's uids,
+   * so that executions still running end as killed (status -9) while their template can still
+   * report it. Then stops the templates and kills every process of the template uid: templates
+   * of a crashed predecessor, and children not yet switched to a pool uid. The templates start
+   * again on the next execution.
    */
   override async removeLeftovers(): Promise<void> {
+    await super.removeLeftovers();
     await this.templates.stop();
-    // NOTE: the launcher kills pool uids only. Without it a predecessor's templates still exit
-    // when their stdin, the dead service's end, closes.
+    // NOTE: with the launcher the service may kill pool uids only. A crashed predecessor's
+    // templates then exit by themselves, once their stdin (the dead service's end) closes.
     if (this.config.launcherPath === undefined) {
       const identity = { uid: this.templateUid, gid: this.config.sandboxGid, slot: -1 };
       const killed = await killAllProcesses(identity);
@@ -65,6 +68,5 @@ export class PrewarmedExecutor extends SlotExecutor {
         log.warning("Killed template processes of a previous run", { processes: killed });
       }
     }
-    await super.removeLeftovers();
   }
 }

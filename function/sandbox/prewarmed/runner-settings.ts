@@ -2,7 +2,7 @@
  * What a forked child gets from the service: the runner configuration, the environment and the
  * deadline, built exactly as runner-process.ts builds them for a fresh runner, so that both
  * executors give the code the same limits and variables.
- * test/prewarmed/parity.test.ts compares what the code sees under both executors.
+ * test/prewarmed/parity.test.ts compares what the code reads of them under both executors.
  */
 import path from "node:path";
 import type { Limits } from "../../config.js";
@@ -18,7 +18,7 @@ export const PIPE_DRAIN_AFTER_KILL_MS = 1000;
 /** Without confinement (a test-only mode) only this long deadline remains, as a safety net. */
 const UNCONFINED_REALTIME_SECONDS = 40;
 
-/** The runner configuration (argv[1] of a fresh runner), as JSON text. */
+/** Builds the runner configuration (argv[1] of a fresh runner) as JSON text. */
 export function toRunnerConfigText(options: RunnerOptions, limits: Limits): string {
   return JSON.stringify({
     limits: {
@@ -34,8 +34,8 @@ export function toRunnerConfigText(options: RunnerOptions, limits: Limits): stri
 }
 
 /**
- * The only variables the code sees: none of the service's own. Without confinement (a test-only
- * mode) the code also sees the service's environment, as a fresh runner does then.
+ * Builds the only variables the code gets: none of the service's own. Without confinement (a
+ * test-only mode) the code also gets the service's environment, as a fresh runner does then.
  */
 export function toSandboxEnvironment(options: RunnerOptions, dir: string): Record<string, string> {
   const scratch = path.join(dir, SCRATCH_DIR_NAME);

@@ -1,8 +1,8 @@
 /**
  * The prewarmed executor's templates: `count` slots, each served by one template at a time. A
  * template is replaced after `maxExecutions` forks or `maxAgeMs` of service, and at once when it
- * exits unexpectedly. The successor starts before the template is due (once nine tenths of either
- * budget are used, when that leaves at least one execution), and takes over as soon as it is
+ * exits unexpectedly. The successor starts before the template is due, once nine tenths of either
+ * budget are used (when that leaves at least one execution). It takes over as soon as it is
  * ready, so a busy service rarely waits for a start. The old template then exits once its running
  * executions have ended. Templates start on first use and stop with `stop`.
  */
@@ -45,7 +45,8 @@ export class TemplatePool {
    */
   async acquire(): Promise<TemplateProcess> {
     if (!this.isStarted) {
-      this.starting ??= this.start();
+      // A failed start is retried by the next call.
+      this.starting ??= this.start().finally(() => (this.starting = undefined));
       await this.starting;
     }
     for (;;) {

@@ -1,10 +1,10 @@
 /**
  * One template interpreter of the prewarmed executor (sandbox-image/runner/template.py). It is
- * started as root (directly, or through the launcher when the service is not root) with a fresh
- * runner's environment minus the per-execution variables, reports ready once it has preloaded,
- * forks one child per execution on request and reports each child's exit status. The line
- * protocol on its stdout and the connection headers are described in template.py and must stay
- * in sync with it.
+ * started as root, directly or through the launcher when the service is not root, with a fresh
+ * runner's environment minus the per-execution variables. It reports ready once it has
+ * preloaded, forks one child per execution on request and reports each child's exit status. The
+ * line protocol on its stdout and the connection headers are described in template.py and must
+ * stay in sync with it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -16,19 +16,21 @@ import { TemplateExitedError, TemplateLostError } from "./errors.js";
 import { SANDBOX_PATH } from "./runner-settings.js";
 
 const STARTUP_TIMEOUT_MS = 60_000;
-/** How long the template may take to report a fork; it forks as soon as the headers are in. */
+/** How long the template may take to report a fork. It forks as soon as the headers are in. */
 const FORK_TIMEOUT_MS = 10_000;
 const STDERR_TAIL_BYTES = 4000;
 const MAX_STDERR_LINES_LOGGED = 100;
 
-/** A fresh runner's variables that do not depend on the execution; the interpreter reads them at
- * start-up (locale, stdio encoding, OpenBLAS threads), so the template must start with them. */
+/**
+ * A fresh runner's variables that do not depend on the execution. The interpreter reads them at
+ * start-up (locale, stdio encoding, OpenBLAS threads), so the template must start with them.
+ */
 const TEMPLATE_ENVIRONMENT = { LANG: "C.UTF-8", PATH: SANDBOX_PATH, OPENBLAS_NUM_THREADS: "1" };
 
 export type TemplateOptions = Readonly<{
   pythonPath: string;
   templatePath: string;
-  /** Where the template listens, in a directory only the service's user may enter. */
+  /** The template's socket, in a directory only the service's user may enter. */
   socketPath: string;
   /** The set-user-ID launcher that starts the template as root; unset when the service is root. */
   launcherPath: string | undefined;

@@ -113,7 +113,7 @@ const environmentSchema = z.object({
   CODEJAIL_EGRESS_PROBE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CODEJAIL_UNCONFINED_FOR_TESTS: booleanText.default(false),
   CODEJAIL_LAUNCHER: z.string().startsWith("/").optional(),
-  CODEJAIL_EXECUTOR: z.enum(["prewarmed", "fresh"]).optional(),
+  CODEJAIL_EXECUTOR: z.enum(["prewarmed", "fresh"]).default("prewarmed"),
   CODEJAIL_PRELOAD_MODULES: moduleList.default(DEFAULT_PRELOAD_MODULES),
   CODEJAIL_TEMPLATE_COUNT: integerText(1, 64).default(1),
   CODEJAIL_TEMPLATE_MAX_EXECUTIONS: integerText(1, 1_000_000).default(200),
@@ -213,23 +213,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     egressProbeUrl: e.CODEJAIL_EGRESS_PROBE_URL,
     unconfinedForTests: e.CODEJAIL_UNCONFINED_FOR_TESTS,
     launcherPath: e.CODEJAIL_LAUNCHER,
-    executor: e.CODEJAIL_EXECUTOR ?? toDefaultExecutor(e.CODEJAIL_LAUNCHER),
+    executor: e.CODEJAIL_EXECUTOR,
     preloadModules: Object.freeze([...e.CODEJAIL_PRELOAD_MODULES]),
     templateCount: e.CODEJAIL_TEMPLATE_COUNT,
     templateMaxExecutions: e.CODEJAIL_TEMPLATE_MAX_EXECUTIONS,
     templateMaxAgeSeconds: e.CODEJAIL_TEMPLATE_MAX_AGE_SECONDS,
   });
-}
-
-/**
- * Chooses the prewarmed executor, except behind the launcher.
- * NOTE: codejail-launch's template mode runs `PROGRAM SCRIPT ARG...` and accepts no interpreter
- * flags, while the template must run isolated (`-I -B`), as root, and keep CAP_SETUID. Until the
- * launcher supports that (and an AppArmor profile allows it), a service behind the launcher uses
- * the fresh executor unless CODEJAIL_EXECUTOR says otherwise.
- */
-function toDefaultExecutor(launcherPath: string | undefined): "prewarmed" | "fresh" {
-  return launcherPath === undefined ? "prewarmed" : "fresh";
 }
 
 /**

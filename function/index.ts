@@ -6,12 +6,14 @@
 import * as functions from "@google-cloud/functions-framework";
 import { parseConfig } from "./config.js";
 import { log } from "./log.js";
+import { limitFrameworkBodyParsers } from "./request/framework-limits.js";
 import { configurePrivilege } from "./sandbox/privilege.js";
 import { CodejailService } from "./service/app.js";
 import { installGracefulShutdown } from "./service/shutdown.js";
 
 const config = parseConfig();
 configurePrivilege(config);
+limitFrameworkBodyParsers(config.maxBodyBytes);
 log.info("Starting codejail service", {
   enabled: config.enabled,
   python: config.pythonPath,

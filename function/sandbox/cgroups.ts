@@ -23,10 +23,11 @@ export class SlotCgroups {
   private constructor(
     readonly mechanism: CgroupMechanism,
     private readonly controllers: readonly ControllerFiles[],
+    private readonly uidBase: number,
   ) {}
 
   /** Finds writable cgroups beneath the service's own; "none" when there are none. */
-  static async detect(): Promise<SlotCgroups> {
+  static async detect(uidBase: number): Promise<SlotCgroups> {
     const membership = await readFile("/proc/self/cgroup", "utf8").catch(() => "");
     const paths = new Map<string, string>();
     for (const line of membership.trim().split("\n")) {
@@ -36,14 +37,19 @@ export class SlotCgroups {
       }
     }
 
-    const v1 = await SlotCgroups.tryV1(paths);
+    const v1 = await SlotCgroups.tryV1(paths, uidBase);
     if (v1 !== undefined) {
       return v1;
     }
-    return (await SlotCgroups.tryV2(paths.get(""))) ?? new SlotCgroups("none", []);
+    return (
+      (await SlotCgroups.tryV2(paths.get(""), uidBase)) ?? new SlotCgroups("none", [], uidBase)
+    );
   }
 
-  private static async tryV1(paths: Map<string, string>): Promise<SlotCgroups | undefined> {
+  private static async tryV1(
+    paths: Map<string, string>,
+    uidBase: number,
+  ): Promise<SlotCgroups | undefined> {
     const pids = paths.get("pids");
     const memory = paths.get("memory");
     if (pids === undefined || memory === undefined) {
@@ -62,10 +68,15 @@ export class SlotCgroups {
         },
       },
     ];
-    return (await isWritable(controllers)) ? new SlotCgroups("cgroup-v1", controllers) : undefined;
+    return (await isWritable(controllers))
+      ? new SlotCgroups("cgroup-v1", controllers, uidBase)
+      : undefined;
   }
 
-  private static async tryV2(own: string | undefined): Promise<SlotCgroups | undefined> {
+  private static async tryV2(
+    own: string | undefined,
+    uidBase: number,
+  ): Promise<SlotCgroups | undefined> {
     const available = await readFile(path.join(CGROUP_ROOT, "cgroup.controllers"), "utf8").catch(
       () => "",
     );
@@ -89,13 +100,13 @@ export class SlotCgroups {
     const enabled = await writeFile(path.join(dir, "cgroup.subtree_control"), "+pids +memory")
       .then(() => true)
       .catch(() => false);
-    return enabled ? new SlotCgroups("cgroup-v2", controllers) : undefined;
+    return enabled ? new SlotCgroups("cgroup-v2", controllers, uidBase) : undefined;
   }
 
   /** Sets the slot's limits for the next execution. */
   async configure(slot: number, limits: SlotLimits): Promise<void> {
     for (const controller of this.controllers) {
-      const dir = path.join(controller.dir, `slot-${slot}`);
+      const dir = path.join(controller.dir, this.groupName(slot));
       await mkdir(dir, { recursive: true });
       for (const [file, toValue] of Object.entries(controller.limits)) {
         await writeFile(path.join(dir, file), toValue(limits));
@@ -103,10 +114,18 @@ export class SlotCgroups {
     }
   }
 
+  /**
+   * Names a slot's group by its uid, so that two services with separate uid pools on one host
+   * never share a group's limits.
+   */
+  private groupName(slot: number): string {
+    return `uid-${this.uidBase + slot}`;
+  }
+
   /** Moves a process into the slot's groups; its future children are created inside them. */
   async attach(slot: number, pid: number): Promise<void> {
     for (const controller of this.controllers) {
-      await writeFile(path.join(controller.dir, `slot-${slot}`, "cgroup.procs"), String(pid));
+      await writeFile(path.join(controller.dir, this.groupName(slot), "cgroup.procs"), String(pid));
     }
   }
 }

@@ -11,7 +11,7 @@ import { SandboxFailedError, ServiceError } from "../errors.js";
 import { describeError, log } from "../log.js";
 import { SlotCgroups } from "./cgroups.js";
 import { SlotDisks } from "./slot-disks.js";
-import { killAllProcesses, waitForNoProcesses } from "./reaper.js";
+import { findUidsWithLiveProcesses, killAllProcesses, waitForNoProcesses } from "./reaper.js";
 import { runRunner, type RunnerOptions, type RunnerOutcome } from "./runner-process.js";
 import { UidPool, type SandboxIdentity } from "./uid-pool.js";
 import { createWorkdir, isWorkdirName, removeWorkdir, type WorkdirFile } from "./workdir.js";
@@ -56,7 +56,7 @@ export abstract class SlotExecutor implements Executor {
 
   constructor(protected readonly config: Config) {
     this.pool = new UidPool(config.sandboxUidBase, config.sandboxUidCount, config.sandboxGid);
-    this.cgroups = SlotCgroups.detect();
+    this.cgroups = SlotCgroups.detect(config.sandboxUidBase);
     this.disks = new SlotDisks(config.execRoot, config.diskBytes);
   }
 
@@ -145,17 +145,16 @@ export abstract class SlotExecutor implements Executor {
       const names = await readdir(parent);
       leftovers.push(...names.filter(isWorkdirName).map((name) => path.join(parent, name)));
     }
-    const identities = Array.from({ length: this.config.sandboxUidCount }, (_, slot) => ({
-      uid: this.config.sandboxUidBase + slot,
-      gid: this.config.sandboxGid,
-      slot,
-    }));
+    // One /proc scan finds the pool uids that still have processes; only those are killed.
+    const { sandboxUidBase: base, sandboxUidCount: count, sandboxGid: gid } = this.config;
+    const busyUids = await findUidsWithLiveProcesses(base, count);
+    const identities = [...busyUids].map((uid) => ({ uid, gid, slot: uid - base }));
     const killed = await Promise.all(identities.map((identity) => killAllProcesses(identity)));
     await Promise.all(leftovers.map((dir) => removeWorkdir(dir)));
 
     const processes = killed.reduce((sum, count) => sum + count, 0);
     if (leftovers.length > 0 || processes > 0) {
-      log.warning("Removed leftovers of a previous run", { dirs: leftovers.length, processes });
+      log.warning("Removed leftover executions", { dirs: leftovers.length, processes });
     }
   }
 

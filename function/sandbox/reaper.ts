@@ -10,6 +10,7 @@ import type { SandboxIdentity } from "./uid-pool.js";
 
 const MAX_PASSES = 5;
 const ZOMBIE_POLL_MS = 100;
+const SCAN_BATCH_SIZE = 32;
 
 /**
  * Sends SIGKILL to all processes of the identity's uid until none is left alive (zombies waiting
@@ -52,19 +53,61 @@ export function findLiveProcesses(uid: number): Promise<number[]> {
 }
 
 async function findProcesses(uid: number, includeZombies: boolean): Promise<number[]> {
-  const pids = (await readdir("/proc")).filter((name) => /^\d+$/.test(name));
-  const statuses = await Promise.all(
-    pids.map((pid) => readFile(`/proc/${pid}/status`, "utf8").catch(() => "")),
-  );
-
-  return pids
-    .filter((_, index) => isProcessOf(statuses[index]!, uid, includeZombies))
-    .map((pid) => Number(pid));
+  const processes = await scanProcesses();
+  return processes
+    .filter((process) => process.uid === uid && (includeZombies || !process.isDead))
+    .map((process) => process.pid);
 }
 
-function isProcessOf(status: string, uid: number, includeZombies: boolean): boolean {
-  const realUid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
-  const state = /^State:\s+(\S)/m.exec(status)?.[1];
-  const isDead = state === "Z" || state === "X";
-  return realUid === String(uid) && (includeZombies || !isDead);
+/** Lists the uids in [base, base + count) that have processes that are not zombies. */
+export async function findUidsWithLiveProcesses(base: number, count: number): Promise<Set<number>> {
+  const processes = await scanProcesses();
+  const uids = processes
+    .filter((process) => !process.isDead && process.uid >= base && process.uid < base + count)
+    .map((process) => process.uid);
+  return new Set(uids);
+}
+
+type ProcessEntry = Readonly<{ pid: number; uid: number; isDead: boolean }>;
+
+/**
+ * Reads the real uid and state of every process from /proc, a batch at a time so a busy
+ * service does not run out of file descriptors. A process that exits during the scan is skipped;
+ * any other read error is thrown, because a process that cannot be seen cannot be killed.
+ */
+async function scanProcesses(): Promise<ProcessEntry[]> {
+  const pids = (await readdir("/proc")).filter((name) => /^\d+$/.test(name));
+  const entries: ProcessEntry[] = [];
+  for (let start = 0; start < pids.length; start += SCAN_BATCH_SIZE) {
+    const batch = pids.slice(start, start + SCAN_BATCH_SIZE);
+    const statuses = await Promise.all(batch.map((pid) => readStatus(pid)));
+    batch.forEach((pid, index) => {
+      const entry = toProcessEntry(Number(pid), statuses[index]);
+      if (entry !== undefined) {
+        entries.push(entry);
+      }
+    });
+  }
+  return entries;
+}
+
+async function readStatus(pid: string): Promise<string | undefined> {
+  try {
+    return await readFile(`/proc/${pid}/status`, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ESRCH") {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function toProcessEntry(pid: number, status: string | undefined): ProcessEntry | undefined {
+  const realUid = status === undefined ? undefined : /^Uid:\s+(\d+)/m.exec(status)?.[1];
+  if (realUid === undefined) {
+    return undefined;
+  }
+  const state = /^State:\s+(\S)/m.exec(status!)?.[1];
+  return { pid, uid: Number(realUid), isDead: state === "Z" || state === "X" };
 }

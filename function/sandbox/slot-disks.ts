@@ -38,10 +38,25 @@ export class SlotDisks {
     for (const line of mountInfo.split("\n")) {
       const mountPoint = line.split(" ")[4] ?? "";
       const slot = this.toSlot(mountPoint);
-      if (slot !== undefined) {
+      if (slot !== undefined && (await this.remount(mountPoint))) {
         this.mounted.add(slot);
       }
     }
+  }
+
+  /** Applies the configured size to a filesystem an earlier run mounted, perhaps with another. */
+  private async remount(dir: string): Promise<boolean> {
+    const options = `remount,${this.sizeOptions()}`;
+    const result = await execa(MOUNT_PROGRAM, ["-o", options, dir], {
+      reject: false,
+      stdin: "ignore",
+    });
+    return result.exitCode === 0;
+  }
+
+  private sizeOptions(): string {
+    const inodes = Math.max(1024, Math.floor(this.diskBytes / BYTES_PER_INODE));
+    return `size=${this.diskBytes},nr_inodes=${inodes}`;
   }
 
   /** Lists the directories that hold execution directories, for clean-up at start-up. */
@@ -64,8 +79,7 @@ export class SlotDisks {
 
     const dir = this.slotDir(slot);
     await mkdir(dir, { recursive: true, mode: 0o711 });
-    const inodes = Math.max(1024, Math.floor(this.diskBytes / BYTES_PER_INODE));
-    const options = `size=${this.diskBytes},nr_inodes=${inodes},mode=0711,nosuid,nodev,noexec`;
+    const options = `${this.sizeOptions()},mode=0711,nosuid,nodev,noexec`;
     const result = await execa(MOUNT_PROGRAM, ["-t", "tmpfs", "-o", options, "codejail", dir], {
       reject: false,
       stdin: "ignore",

@@ -24,7 +24,7 @@ export class DrainingError extends ServiceError {
   }
 }
 
-type Waiter = { grant: () => void; timer: NodeJS.Timeout };
+type Waiter = { grant: () => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
 
 export class Admission {
   private running = 0;
@@ -60,6 +60,10 @@ export class Admission {
           clearTimeout(waiter.timer);
           resolve();
         },
+        reject: (error) => {
+          clearTimeout(waiter.timer);
+          reject(error);
+        },
         timer: setTimeout(() => {
           this.queue.splice(this.queue.indexOf(waiter), 1);
           reject(new OverloadedError(`no execution slot within ${this.maxWaitMs} ms`));
@@ -67,6 +71,13 @@ export class Admission {
       };
       this.queue.push(waiter);
     });
+  }
+
+  /** Turns every waiting request away with `error`, as at shutdown. */
+  rejectWaiting(error: Error): void {
+    for (const waiter of this.queue.splice(0)) {
+      waiter.reject(error);
+    }
   }
 
   /** Ends a turn and hands it to the longest-waiting request, if any. */

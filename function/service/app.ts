@@ -8,7 +8,7 @@ import type { Config } from "../config.js";
 import { describeError, log } from "../log.js";
 import { FreshExecutor, type Executor } from "../sandbox/executor.js";
 import { PrewarmedExecutor } from "../sandbox/prewarmed/prewarmed-executor.js";
-import { Admission } from "./admission.js";
+import { Admission, DrainingError } from "./admission.js";
 import { handleCodeExec, type CodeExecContext } from "./code-exec.js";
 import { runExecution } from "./execution.js";
 import { sendJson, toJsonObject } from "./responses.js";
@@ -19,6 +19,8 @@ const CODE_EXEC_PATH = "/api/v0/code-exec";
 const HEALTH_PATH = "/health/";
 const HEALTH_DETAIL_PATH = "/health/detail";
 const DRAIN_POLL_MS = 50;
+/** After the grace period, how long killed executions' responses may take before exit. */
+const FINAL_RESPONSES_MS = 1000;
 
 export class CodejailService {
   private readonly executor: Executor;
@@ -64,15 +66,22 @@ export class CodejailService {
    */
   async drain(): Promise<void> {
     this.isDraining = true;
-    const deadline = Date.now() + this.config.shutdownGraceMs;
+    this.admission.rejectWaiting(new DrainingError());
+    await this.waitForOpenRequests(this.config.shutdownGraceMs);
+
+    // Killing what still runs ends those requests with an emsg; their answers go out before exit.
+    const abandoned = this.openRequests;
+    await this.executor.removeLeftovers();
+    await this.waitForOpenRequests(FINAL_RESPONSES_MS);
+    await this.executor.disks.unmountAll();
+    log.info("Drained", { killedRequests: abandoned, unansweredRequests: this.openRequests });
+  }
+
+  private async waitForOpenRequests(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     while (this.openRequests > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
-
-    const abandoned = this.openRequests;
-    await this.executor.removeLeftovers();
-    await this.executor.disks.unmountAll();
-    log.info("Drained", { abandonedRequests: abandoned });
   }
 
   private async route(req: Request, res: Response): Promise<void> {

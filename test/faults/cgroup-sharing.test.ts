@@ -37,7 +37,7 @@ describe("services side by side", () => {
   it("keep separate process budgets", async () => {
     // Executions fill slots from the lowest number, so the second service's executions take
     // slot numbers that the first service's holders also use.
-    const holders = [1, 2, 3, 4].map(() => execText(first.url, forkSleepersCode(10, 4)));
+    const holders = [1, 2, 3, 4].map(() => execText(first.url, forkSleepersCode(10, 2)));
     await waitForStartedExecution(4);
     const responses = await Promise.all(
       [1, 2].map(() => execText(second.url, forkSleepersCode(10, 0.5))),

@@ -63,7 +63,7 @@ describe("leftovers at start-up", () => {
     expect(await waitForExit(orphan, 1000)).toEqual({ code: null, signal: "SIGKILL" });
     expect(await listExecutionDirs()).toEqual([]);
     expect(await findSandboxProcesses()).toEqual([]);
-    expect(server.logs()).toContain('"message":"Removed leftovers of a previous run"');
+    expect(server.logs()).toContain('"message":"Removed leftover executions"');
   });
 
   it("cleans up after a service killed mid-execution", async () => {

@@ -74,7 +74,7 @@ describe("graceful shutdown", () => {
     expect(exitedMs).toBeLessThan(graceMs + CLEAN_UP_ALLOWANCE_MS);
     expect(await waitForNoLeftovers()).toEqual({ processes: [], dirs: [] });
     expect(server.logs()).toContain('"message":"Drained"');
-    expect(server.logs()).toContain('"abandonedRequests":1');
+    expect(server.logs()).toContain('"killedRequests":1');
     await running;
   });
 

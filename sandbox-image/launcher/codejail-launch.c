@@ -15,10 +15,12 @@
  *       Send SIGKILL to every process of the slot's uid: kill(-1) sent as that uid.
  *   codejail-launch clean SLOT DIR
  *       Delete DIR's contents as the slot's uid (which owns them), then DIR itself.
- *   codejail-launch template PROGRAM [-I] [-B] SCRIPT [ARG...]
+ *   codejail-launch template PROGRAM -I -B SCRIPT [ARG...]
  *       Execute the configured interpreter on the configured template script as root; the
  *       template drops to its own uid at once and keeps only CAP_SETUID and CAP_SETGID.
  *
+ * Programs it starts get a fixed environment (PATH, LANG, OPENBLAS_NUM_THREADS, and for `run`
+ * HOME and TMPDIR in DIR/tmp), never the caller's.
  * DIR must be a directory named exec-* directly under the execution root or under one of its
  * slot-N filesystems, reached without following symbolic links. SLOT must be below uid_count.
  * Nothing is read from the environment; the configuration is /etc/codejail/launcher.conf, which
@@ -169,6 +171,26 @@ static int open_exec_dir(const struct config *config, const char *dir) {
     return fd;
 }
 
+/*
+ * Replaces the caller's environment with a fixed one, so that nothing the web process sets (a
+ * loader or interpreter variable) reaches a program this launcher starts. With `dir`, HOME and
+ * TMPDIR point at the execution's scratch directory, as the service sets them.
+ */
+static void set_environment(const char *dir) {
+    char scratch[PATH_MAX];
+    if (clearenv() != 0 || setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1) != 0 ||
+        setenv("LANG", "C.UTF-8", 1) != 0 || setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) {
+        die(EXIT_REFUSED, "setting the environment failed");
+    }
+    if (dir == NULL) {
+        return;
+    }
+    if (snprintf(scratch, sizeof(scratch), "%s/tmp", dir) >= (int)sizeof(scratch) ||
+        setenv("HOME", scratch, 1) != 0 || setenv("TMPDIR", scratch, 1) != 0) {
+        die(EXIT_REFUSED, "setting HOME and TMPDIR failed");
+    }
+}
+
 /* Opens DIR and gives it and DIR/tmp to the uid; returns the open directory. */
 static int give_dir(const struct config *config, uid_t uid, const char *path) {
     int dir = open_exec_dir(config, path);
@@ -206,13 +228,7 @@ static int run(const struct config *config, int argc, char **argv) {
     }
     close(dir);
 
-    /* The dynamic loader drops TMPDIR from a set-user-ID program's environment; the code's
-     * scratch directory is DIR/tmp, as the service sets it in direct mode. */
-    char scratch[PATH_MAX];
-    if (snprintf(scratch, sizeof(scratch), "%s/tmp", argv[3]) >= (int)sizeof(scratch) ||
-        setenv("TMPDIR", scratch, 1) != 0) {
-        die(EXIT_REFUSED, "setting TMPDIR failed");
-    }
+    set_environment(argv[3]);
 
     become(uid, (gid_t)config->gid);
     execv(argv[4], &argv[4]);
@@ -294,15 +310,14 @@ static int clean(const struct config *config, int argc, char **argv) {
 }
 
 static int template(const struct config *config, int argc, char **argv) {
-    /* PROGRAM, then only the interpreter flags -I and -B, then SCRIPT. */
-    int script = 3;
-    while (script < argc && (strcmp(argv[script], "-I") == 0 || strcmp(argv[script], "-B") == 0)) {
-        script++;
+    /* Exactly: PROGRAM -I -B SCRIPT [ARG...]. -I keeps PYTHON* variables and the user's site
+     * directory out of a process that starts as root. */
+    if (argc < 6 || strcmp(argv[2], config->python) != 0 || strcmp(argv[3], "-I") != 0 ||
+        strcmp(argv[4], "-B") != 0 || config->template_script[0] != '/' ||
+        strcmp(argv[5], config->template_script) != 0) {
+        refuse("expected: template PROGRAM -I -B SCRIPT, with the configured interpreter and script");
     }
-    if (argc < 3 || strcmp(argv[2], config->python) != 0 || script >= argc ||
-        config->template_script[0] != '/' || strcmp(argv[script], config->template_script) != 0) {
-        refuse("PROGRAM and SCRIPT must be the configured interpreter and template script");
-    }
+    set_environment(NULL);
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
         die(EXIT_REFUSED, "becoming root failed");
     }

@@ -89,12 +89,33 @@ describe("launcher checks", () => {
     ["a directory outside the root", ["run", "1", "/etc", PYTHON, "-c", "pass"]],
     ["a parent reference", ["run", "1", `${EXEC_ROOT}/../exec/NAME`, PYTHON, "-c", "pass"]],
     ["an unknown mode", ["chown", "1", "DIR"]],
+    ["a template without -I", ["template", PYTHON, "-B", "/opt/codejail/runner/template.py"]],
+    ["a template script elsewhere", ["template", PYTHON, "-I", "-B", "/tmp/template.py"]],
   ])("rejects %s", (_name, args) => {
     const filled = args.map((arg) => arg.replace("DIR", dir).replace("NAME", path.basename(dir)));
     const result = launch(filled);
 
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/^codejail-launch: /);
+  });
+
+  it("replaces the caller's environment", () => {
+    const code = "import json, os; print(json.dumps(sorted(os.environ)))";
+    const result = spawnSync(LAUNCHER, ["run", "1", dir, PYTHON, "-I", "-c", code], {
+      uid: WEB_USER_ID,
+      gid: WEB_USER_ID,
+      encoding: "utf8",
+      env: { LD_PRELOAD: "/nonexistent.so", PYTHONPATH: "/tmp", SECRET: "x" },
+    });
+
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([
+      "HOME",
+      "LANG",
+      "OPENBLAS_NUM_THREADS",
+      "PATH",
+      "TMPDIR",
+    ]);
   });
 
   it("rejects a symbolic link to a directory", async () => {

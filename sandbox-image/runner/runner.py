@@ -50,6 +50,9 @@ class DevNull:
 
 
 def main() -> int:
+    # Descriptors the service's process happened to pass on (beyond stdin, stdout, stderr and the
+    # result channel) must not reach the code.
+    os.closerange(RESULT_FD + 1, os.sysconf("SC_OPEN_MAX"))
     try:
         confine, jsonsafe = import_runner_modules()
     except Exception as error:

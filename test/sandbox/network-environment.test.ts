@@ -74,6 +74,23 @@ describe("environment", () => {
     expect(result.globals.names).not.toContain("PORT");
   });
 
+  it("support starting with only the standard descriptors", async () => {
+    const code = [
+      "import os",
+      "open_fds = []",
+      "for fd in range(4, 1024):",
+      "    try:",
+      "        os.fstat(fd)",
+      "        open_fds.append(fd)",
+      "    except OSError:",
+      "        pass",
+    ].join("\n");
+    const result = await exec(server.url, code);
+
+    expect(result.emsg).toBeUndefined();
+    expect(result.globals.open_fds).toEqual([]);
+  });
+
   it("allow PATH, HOME, TMPDIR and OPENBLAS_NUM_THREADS", async () => {
     const result = await exec(server.url, "import os\nnames = sorted(os.environ)");
 

@@ -5,7 +5,7 @@
  * ours applied. Its parsers are created when the server starts, after this module loaded, so
  * wrapping body-parser's factories here makes them refuse compressed bodies (415) and bodies over
  * twice CODEJAIL_MAX_BODY_BYTES (413). Bodies between the two limits reach parseForm, which
- * answers them with the usual JSON 413.
+ * rejects them with the usual JSON 413.
  *
  * NOTE: those refusals come from Express's default error handler, as HTML, not as our JSON.
  */

@@ -289,8 +289,8 @@ static int clean(const struct config *config, int argc, char **argv) {
     uid_t uid = slot_uid(config, argv[2]);
     int dir = open_exec_dir(config, argv[3]);
 
-    /* The contents belong to the sandbox uid, so a child running as that uid deletes them; only
-     * the directory entry itself, in a root-owned parent, needs root. */
+    /* The contents belong to the sandbox uid, so a child running as that uid deletes them. The
+     * directory's own entry lies in a parent the sandbox uid may not write, so root removes it. */
     pid_t child = fork();
     if (child == 0) {
         become(uid, (gid_t)config->gid);

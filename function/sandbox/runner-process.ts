@@ -5,21 +5,19 @@
  * service stops waiting on pipes that something could still hold.
  */
 import os from "node:os";
-import path from "node:path";
 import { execa } from "execa";
 import type { Limits } from "../config.js";
 import { captureStream } from "./capture.js";
+import {
+  delay,
+  PIPE_DRAIN_AFTER_KILL_MS,
+  toDeadlineMs,
+  toRunnerConfigText,
+  toSandboxEnvironment,
+} from "./runner-settings.js";
 import { toSpawnSpec } from "./privilege.js";
 import { killAllProcesses } from "./reaper.js";
 import type { SandboxIdentity } from "./uid-pool.js";
-import { SCRATCH_DIR_NAME } from "./workdir.js";
-
-const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
-const OPEN_FILES_LIMIT = 256;
-/** How long to wait for pipes to close after the tree was killed, before giving up on them. */
-const PIPE_DRAIN_AFTER_KILL_MS = 1000;
-/** Without confinement (a test-only mode) only this long deadline remains, as a safety net. */
-const UNCONFINED_REALTIME_SECONDS = 40;
 
 export type RunnerOptions = Readonly<{
   pythonPath: string;
@@ -54,19 +52,11 @@ export async function runRunner(
   attach: (pid: number | undefined) => Promise<void>,
 ): Promise<RunnerOutcome> {
   const started = performance.now();
-  const runnerArgs = [
-    "-I",
-    "-B",
-    options.runnerPath,
-    JSON.stringify(toRunnerConfig(options, limits)),
-  ];
+  const runnerArgs = ["-I", "-B", options.runnerPath, toRunnerConfigText(options, limits)];
   const spec = toSpawnSpec(identity, dir, options.pythonPath, runnerArgs);
   const subprocess = execa(spec.file, spec.args, {
     ...spec.options,
-    // Without confinement (a test-only mode) the code also sees the service's environment.
-    env: options.confine
-      ? toSandboxEnvironment(dir)
-      : { ...process.env, ...toSandboxEnvironment(dir) },
+    env: toSandboxEnvironment(options, dir),
     extendEnv: false,
     stdio: ["pipe", "pipe", "pipe", "pipe"],
     buffer: false,
@@ -114,7 +104,7 @@ export async function runRunner(
       timedOut = true;
       killTree();
     },
-    (options.confine ? limits.REALTIME : UNCONFINED_REALTIME_SECONDS) * 1000,
+    toDeadlineMs(options, limits),
   );
 
   // Once the runner itself has exited the execution is over: descendants that still hold the
@@ -146,36 +136,6 @@ export async function runRunner(
     exceededOutput,
     durationMs: performance.now() - started,
   };
-}
-
-function toRunnerConfig(options: RunnerOptions, limits: Limits) {
-  return {
-    limits: {
-      cpu_seconds: limits.CPU,
-      vmem_bytes: limits.VMEM,
-      fsize_bytes: limits.FSIZE,
-      nproc: limits.NPROC,
-      nofile: OPEN_FILES_LIMIT,
-    },
-    read_paths: options.readPaths,
-    confine: options.confine,
-  };
-}
-
-/** The only variables the code sees: none of the service's own. */
-function toSandboxEnvironment(dir: string): Record<string, string> {
-  const scratch = path.join(dir, SCRATCH_DIR_NAME);
-  return {
-    PATH: SANDBOX_PATH,
-    HOME: scratch,
-    TMPDIR: scratch,
-    OPENBLAS_NUM_THREADS: "1",
-    LANG: "C.UTF-8",
-  };
-}
-
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
 }
 
 function toStatus(exitCode: number | undefined, signal: string | undefined): number {

@@ -19,7 +19,7 @@ import {
   toDeadlineMs,
   toRunnerConfigText,
   toSandboxEnvironment,
-} from "./runner-settings.js";
+} from "../runner-settings.js";
 import type { TemplatePool } from "./template-pool.js";
 import type { ForkedChild, ForkRequest } from "./template-process.js";
 

@@ -13,7 +13,7 @@ import type net from "node:net";
 import { log } from "../../log.js";
 import { openConnection } from "./connection.js";
 import { TemplateExitedError, TemplateLostError } from "./errors.js";
-import { SANDBOX_PATH } from "./runner-settings.js";
+import { SANDBOX_PATH } from "../runner-settings.js";
 
 const STARTUP_TIMEOUT_MS = 60_000;
 /** How long the template may take to report a fork. It forks as soon as the headers are in. */

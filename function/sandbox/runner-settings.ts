@@ -1,16 +1,14 @@
 /**
- * What a forked child gets from the service: the runner configuration, the environment and the
- * deadline, built exactly as runner-process.ts builds them for a fresh runner, so that both
- * executors give the code the same limits and variables.
+ * What a runner gets from the service: the runner configuration, the environment and the
+ * deadline. runner-process.ts (fresh) and forked-runner.ts (prewarmed) both build them here, so
+ * both executors give the code the same limits and variables.
  * test/prewarmed/parity.test.ts compares what the code reads of them under both executors.
  */
 import path from "node:path";
-import type { Limits } from "../../config.js";
-import type { RunnerOptions } from "../runner-process.js";
-import { SCRATCH_DIR_NAME } from "../workdir.js";
+import type { Limits } from "../config.js";
+import type { RunnerOptions } from "./runner-process.js";
+import { SCRATCH_DIR_NAME } from "./workdir.js";
 
-// NOTE: these mirror private constants and helpers of runner-process.ts. Exporting them from
-// there would remove the copy.
 export const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
 const OPEN_FILES_LIMIT = 256;
 /** How long to wait for the channels to close after the tree was killed, before giving up. */

@@ -7,7 +7,6 @@
 import os from "node:os";
 import { execa } from "execa";
 import type { Limits } from "../config.js";
-import { captureStream } from "./capture.js";
 import {
   delay,
   PIPE_DRAIN_AFTER_KILL_MS,
@@ -16,7 +15,7 @@ import {
   toSandboxEnvironment,
 } from "./runner-settings.js";
 import { toSpawnSpec } from "./privilege.js";
-import { killAllProcesses } from "./reaper.js";
+import { ExecutionSupervisor } from "./supervisor.js";
 import type { SandboxIdentity } from "./uid-pool.js";
 
 export type RunnerOptions = Readonly<{
@@ -64,29 +63,13 @@ export async function runRunner(
     cleanup: true,
   });
 
-  let timedOut = false;
-  let exceededOutput: ExceededOutput | undefined;
-  let isKilling = false;
-  let markKilled: () => void = () => {};
-  const killed = new Promise<void>((resolve) => (markKilled = resolve));
-  const killTree = () => {
-    if (isKilling) {
-      return;
-    }
-    isKilling = true;
-    killAllProcesses(identity)
-      .catch(() => subprocess.kill("SIGKILL"))
-      .finally(markKilled);
-  };
-  const overflow = (name: ExceededOutput) => () => {
-    exceededOutput ??= name;
-    killTree();
-  };
-
-  // Listeners attach before any await: with `buffer: false`, execa discards output nobody reads.
-  const stdout = captureStream(subprocess.stdout, options.maxOutputBytes, overflow("stdout"));
-  const stderr = captureStream(subprocess.stderr, options.maxOutputBytes, overflow("stderr"));
-  const result = captureStream(subprocess.stdio[3], options.maxResultBytes, overflow("result"));
+  // Created before any await: with `buffer: false`, execa discards output that no listener reads.
+  const supervisor = new ExecutionSupervisor(
+    identity,
+    () => void subprocess.kill("SIGKILL"),
+    { stdout: subprocess.stdout, stderr: subprocess.stderr, result: subprocess.stdio[3] },
+    options,
+  );
 
   // The code arrives on stdin only after the runner is inside the slot's cgroups, so nothing it
   // starts can be created outside them.
@@ -99,26 +82,19 @@ export async function runRunner(
     throw error;
   }
 
-  const deadline = setTimeout(
-    () => {
-      timedOut = true;
-      killTree();
-    },
-    toDeadlineMs(options, limits),
-  );
+  supervisor.startDeadline(toDeadlineMs(options, limits));
 
-  // Once the runner itself has exited the execution is over: descendants that still hold the
-  // pipes open are killed rather than waited for.
-  // ("exit" fires when the process ends; execa's promise waits for the pipes as well.)
+  // Once the runner itself has exited the execution is over: descendants that keep the pipes
+  // open are killed rather than waited for. ("exit" fires when the process ends, while execa's
+  // promise also waits for the pipes.)
   if (options.confine) {
-    subprocess.once("exit", killTree);
+    subprocess.once("exit", () => supervisor.killTree());
   }
-  const exited = Promise.all([subprocess, stdout.done, stderr.done, result.done]);
-  const giveUp = killed.then(() => delay(PIPE_DRAIN_AFTER_KILL_MS));
-  const finished = await Promise.race([exited, giveUp]);
-  clearTimeout(deadline);
+  const exited = Promise.all([subprocess, supervisor.channelsClosed]);
+  const finished = await Promise.race([exited, supervisor.giveUpAfterKill()]);
+  supervisor.stopDeadline();
   if (finished === undefined) {
-    // Something still holds a pipe after the kill; destroying the streams ends the wait.
+    // A pipe is still open after the kill, so destroying the streams ends the wait.
     subprocess.stdio.forEach((stream) => stream?.destroy());
     subprocess.kill("SIGKILL");
   }
@@ -127,15 +103,8 @@ export async function runRunner(
     throw new Error(`runner pid ${subprocess.pid} did not exit after SIGKILL`);
   }
 
-  return {
-    status: toStatus(subprocessResult.exitCode, subprocessResult.signal),
-    stdout: stdout.bytes(),
-    stderr: stderr.bytes(),
-    resultChannel: result.bytes(),
-    timedOut,
-    exceededOutput,
-    durationMs: performance.now() - started,
-  };
+  const status = toStatus(subprocessResult.exitCode, subprocessResult.signal);
+  return supervisor.toOutcome(status, started);
 }
 
 function toStatus(exitCode: number | undefined, signal: string | undefined): number {

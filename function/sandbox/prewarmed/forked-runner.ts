@@ -7,10 +7,10 @@
  */
 import type { Limits } from "../../config.js";
 import { log } from "../../log.js";
-import { captureStream } from "../capture.js";
 import type { RunnerLaunch } from "../executor.js";
 import { killAllProcesses } from "../reaper.js";
-import type { ExceededOutput, RunnerOptions, RunnerOutcome } from "../runner-process.js";
+import type { RunnerOptions, RunnerOutcome } from "../runner-process.js";
+import { ExecutionSupervisor } from "../supervisor.js";
 import type { SandboxIdentity } from "../uid-pool.js";
 import { TemplateLostError } from "./errors.js";
 import {
@@ -41,27 +41,12 @@ export async function runForked(
   const { identity, dir, limits, input, attach } = launch;
   const child = await forkChild(templates, toForkRequest(options, identity, dir, limits), identity);
 
-  let timedOut = false;
-  let exceededOutput: ExceededOutput | undefined;
-  let isKilling = false;
-  let markKilled: () => void = () => {};
-  const killed = new Promise<void>((resolve) => (markKilled = resolve));
-  const killTree = () => {
-    if (isKilling) {
-      return;
-    }
-    isKilling = true;
-    killAllProcesses(identity)
-      .catch(() => killChild(child))
-      .finally(markKilled);
-  };
-  const overflow = (name: ExceededOutput) => () => {
-    exceededOutput ??= name;
-    killTree();
-  };
-  const stdout = captureStream(child.main, options.maxOutputBytes, overflow("stdout"));
-  const stderr = captureStream(child.stderr, options.maxOutputBytes, overflow("stderr"));
-  const result = captureStream(child.result, options.maxResultBytes, overflow("result"));
+  const supervisor = new ExecutionSupervisor(
+    identity,
+    () => killChild(child),
+    { stdout: child.main, stderr: child.stderr, result: child.result },
+    options,
+  );
 
   // The code arrives on stdin only after the child is inside the slot's cgroups, so nothing it
   // starts can be created outside them.
@@ -74,38 +59,31 @@ export async function runForked(
     throw error;
   }
 
-  const deadline = setTimeout(
-    () => {
-      timedOut = true;
-      killTree();
-    },
-    toDeadlineMs(options, limits),
-  );
+  supervisor.startDeadline(toDeadlineMs(options, limits));
 
   // Once the child has exited the execution is over: descendants that keep the channels open are
   // killed rather than waited for. Channels that close at once need no kill here, and the
   // clean-up after the run still kills whatever the code left. When the template exits first the
   // status is lost, and the execution is killed and fails.
-  const channelsClosed = Promise.all([stdout.done, stderr.done, result.done]);
+  const channelsClosed = supervisor.channelsClosed;
   let templateError: unknown;
   const status = child.status.then(
     async (value) => {
       const isClosed = await Promise.race([channelsClosed.then(() => true), delay(CLOSE_GRACE_MS)]);
       if (options.confine && isClosed !== true) {
-        killTree();
+        supervisor.killTree();
       }
       return value;
     },
     (error: unknown) => {
       templateError = error;
-      killTree();
+      supervisor.killTree();
       return undefined;
     },
   );
-  const exited = Promise.all([status, stdout.done, stderr.done, result.done]);
-  const giveUp = killed.then(() => delay(PIPE_DRAIN_AFTER_KILL_MS));
-  const finished = await Promise.race([exited, giveUp]);
-  clearTimeout(deadline);
+  const exited = Promise.all([status, channelsClosed]);
+  const finished = await Promise.race([exited, supervisor.giveUpAfterKill()]);
+  supervisor.stopDeadline();
   if (finished === undefined) {
     // A channel is still open after the kill, and destroying the sockets ends the wait.
     [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
@@ -118,15 +96,7 @@ export async function runForked(
     throw new Error(`forked runner pid ${child.pid} was not reaped after SIGKILL`);
   }
 
-  return {
-    status: exitStatus,
-    stdout: stdout.bytes(),
-    stderr: stderr.bytes(),
-    resultChannel: result.bytes(),
-    timedOut,
-    exceededOutput,
-    durationMs: performance.now() - started,
-  };
+  return supervisor.toOutcome(exitStatus, started);
 }
 
 /**

@@ -63,7 +63,7 @@ export class InternalError extends ServiceError {
   }
 }
 
-/** Wraps anything thrown into a ServiceError, so every path can answer JSON. */
+/** Wraps anything thrown into a ServiceError, so every path can return JSON. */
 export function toServiceError(error: unknown): ServiceError {
   return error instanceof ServiceError ? error : new InternalError(error);
 }

@@ -21,7 +21,7 @@ export function parsePayload(text: string | undefined): Payload {
     value = parsePythonJson(text);
   } catch (error) {
     // Python's json module rejects integers longer than 4300 digits with a ValueError; the
-    // reference service answers that with 500, this one with a 400 that names the limit.
+    // reference service returns 500 for that, this one a 400 that names the limit.
     if (!(error instanceof JsonSyntaxError || error instanceof JsonIntLimitError)) {
       throw error;
     }

@@ -27,7 +27,7 @@ export type ExecutionRequest = Readonly<{
   limits: Limits;
 }>;
 
-/** What the service needs of an executor, whichever way it starts the runner. */
+/** The operations the service needs of an executor, whichever way it starts the runner. */
 export interface Executor {
   /** Runs the request; throws a ServiceError when the machinery (not the code) failed. */
   run(request: ExecutionRequest): Promise<RunnerOutcome>;

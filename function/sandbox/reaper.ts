@@ -1,8 +1,8 @@
 /**
  * Kills every process of a sandbox uid. kill(2) with pid -1, sent by a process running as that
- * uid, reaches all processes the uid may signal in one pass that a concurrent fork cannot escape
- * (the kernel holds the task list lock, and a fork with a fatal signal pending fails). Escaping
- * the process group with setsid, or being reparented to init, does not help the code.
+ * uid, reaches all processes the uid may signal in one pass. A concurrent fork cannot escape it,
+ * because the kernel holds the task list lock and a fork with a fatal signal pending fails.
+ * Escaping the process group with setsid, or being reparented to init, does not help the code.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { killAsIdentity } from "./privilege.js";

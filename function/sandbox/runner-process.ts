@@ -27,7 +27,7 @@ export type RunnerOptions = Readonly<{
   maxResultBytes: number;
 }>;
 
-/** Which output went past its limit: the code's stdout or stderr, or the returned globals. */
+/** The output that went past its limit: the code's stdout or stderr, or the returned globals. */
 export type ExceededOutput = "stdout" | "stderr" | "result";
 
 export type RunnerOutcome = Readonly<{

@@ -1,5 +1,5 @@
 /**
- * What a runner gets from the service: the runner configuration, the environment and the
+ * Settings a runner gets from the service: the runner configuration, the environment and the
  * deadline. runner-process.ts (fresh) and forked-runner.ts (prewarmed) both build them here, so
  * both executors give the code the same limits and variables.
  * test/prewarmed/parity.test.ts compares what the code reads of them under both executors.

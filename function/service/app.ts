@@ -1,6 +1,6 @@
 /**
  * The service: routes requests, owns the executor, admission control and the safety verdict, and
- * drains on shutdown. Every error is contained here and answered as JSON, because the Functions
+ * drains on shutdown. Every error is contained here and returned as JSON, because the Functions
  * Framework exits the process on an uncaught exception.
  */
 import type { Request, Response } from "@google-cloud/functions-framework";
@@ -69,7 +69,7 @@ export class CodejailService {
     this.admission.rejectWaiting(new DrainingError());
     await this.waitForOpenRequests(this.config.shutdownGraceMs);
 
-    // Killing what still runs ends those requests with an emsg; their answers go out before exit.
+    // Killing what still runs ends those requests with an emsg, and their responses go out before exit.
     const abandoned = this.openRequests;
     await this.executor.removeLeftovers();
     await this.waitForOpenRequests(FINAL_RESPONSES_MS);
@@ -126,7 +126,10 @@ export class CodejailService {
       seccomp: report?.passed === true ? "in force" : "unknown",
     });
     const checks = (report?.checks ?? []).map((check) => toJsonObject({ ...check }));
-    const state = report === undefined ? "running" : report.passed ? "pass" : "fail";
+    let state = "running";
+    if (report !== undefined) {
+      state = report.passed ? "pass" : "fail";
+    }
     const load = toJsonObject({
       active: String(this.admission.activeCount),
       queued: String(this.admission.queuedCount),

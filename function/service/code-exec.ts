@@ -1,7 +1,7 @@
 /**
  * The code-exec request path, step by step: reject when the service may not run code, read the
  * body within limits, validate the payload, apply the policy checks, wait for a turn, run,
- * answer, and log the outcome once.
+ * respond, and log the outcome once.
  */
 import type { Request, Response } from "@google-cloud/functions-framework";
 import type { Config } from "../config.js";

@@ -35,7 +35,7 @@ export class SafetyMonitor {
 
     this.isRechecking = true;
     this.report = { ...this.report, passed: false };
-    log.warning("Execution refused until the safety check passes again");
+    log.warning("Rejecting executions until the safety check passes again");
     void this.recheckUntilPassed();
   }
 

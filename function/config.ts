@@ -116,7 +116,7 @@ const environmentSchema = z.object({
   CODEJAIL_EXECUTOR: z.enum(["prewarmed", "fresh"]).default("prewarmed"),
   CODEJAIL_PRELOAD_MODULES: moduleList.default(DEFAULT_PRELOAD_MODULES),
   CODEJAIL_TEMPLATE_COUNT: integerText(1, 64).default(1),
-  CODEJAIL_TEMPLATE_MAX_EXECUTIONS: integerText(1, 1_000_000).default(200),
+  CODEJAIL_TEMPLATE_MAX_EXECUTIONS: integerText(1, 1_000_000).default(2000),
   CODEJAIL_TEMPLATE_MAX_AGE_SECONDS: integerText(1, 86_400).default(600),
 });
 

@@ -6,6 +6,7 @@
  * covers them. Both cgroup v2 and the v1 `pids` and `memory` hierarchies are supported; inside an
  * unprivileged container neither is writable and the uid pool alone provides the accounting.
  */
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -19,7 +20,13 @@ export type SlotLimits = Readonly<{ maxProcesses: number; maxMemoryBytes: number
 
 type ControllerFiles = Readonly<{ dir: string; limits: Record<string, (l: SlotLimits) => string> }>;
 
+/** The file that counts a group's processes, zombies included, in both versions. */
+const PROCESS_COUNT_FILE = "pids.current";
+
 export class SlotCgroups {
+  /** The limits each slot's groups have now, so that unchanged limits are not written again. */
+  private readonly configured = new Map<number, string>();
+
   private constructor(
     readonly mechanism: CgroupMechanism,
     private readonly controllers: readonly ControllerFiles[],
@@ -103,8 +110,14 @@ export class SlotCgroups {
     return enabled ? new SlotCgroups("cgroup-v2", controllers, uidBase) : undefined;
   }
 
-  /** Sets the slot's limits for the next execution. */
+  /** Sets the slot's limits for the next execution, unless the slot has them already. */
   async configure(slot: number, limits: SlotLimits): Promise<void> {
+    const key = `${limits.maxProcesses}/${limits.maxMemoryBytes}`;
+    if (this.configured.get(slot) === key) {
+      return;
+    }
+    // A failed write leaves the slot unrecorded, so the next execution writes every limit again.
+    this.configured.delete(slot);
     for (const controller of this.controllers) {
       const dir = path.join(controller.dir, this.groupName(slot));
       await mkdir(dir, { recursive: true });
@@ -112,6 +125,7 @@ export class SlotCgroups {
         await writeFile(path.join(dir, file), toValue(limits));
       }
     }
+    this.configured.set(slot, key);
   }
 
   /**
@@ -122,11 +136,36 @@ export class SlotCgroups {
     return `uid-${this.uidBase + slot}`;
   }
 
-  /** Moves a process into the slot's groups; its future children are created inside them. */
+  /**
+   * Moves a process into the slot's groups; its future children are created inside them. The
+   * controllers are written in parallel on the thread pool: a move can wait for the kernel for
+   * milliseconds, which must not stall the event loop.
+   */
   async attach(slot: number, pid: number): Promise<void> {
-    for (const controller of this.controllers) {
-      await writeFile(path.join(controller.dir, this.groupName(slot), "cgroup.procs"), String(pid));
+    const text = String(pid);
+    await Promise.all(
+      this.controllers.map((controller) =>
+        writeFile(path.join(controller.dir, this.groupName(slot), "cgroup.procs"), text),
+      ),
+    );
+  }
+
+  /**
+   * Counts the processes in the slot's groups, zombies included; undefined without cgroups.
+   * Every process of an execution is in its slot's groups, and only the service may move a
+   * process out of them, so 0 means that nothing of the last execution is left to kill or reap.
+   */
+  countProcesses(slot: number): number | undefined {
+    const controller = this.controllers[0];
+    if (controller === undefined) {
+      return undefined;
     }
+    const file = path.join(controller.dir, this.groupName(slot), PROCESS_COUNT_FILE);
+    const count = Number(readFileSync(file, "ascii").trim());
+    if (!Number.isInteger(count)) {
+      throw new Error(`${file} does not hold a count`);
+    }
+    return count;
   }
 }
 

@@ -11,7 +11,12 @@ import { SandboxFailedError, ServiceError } from "../errors.js";
 import { describeError, log } from "../log.js";
 import { SlotCgroups } from "./cgroups.js";
 import { SlotDisks } from "./slot-disks.js";
-import { findUidsWithLiveProcesses, killAllProcesses, waitForNoProcesses } from "./reaper.js";
+import {
+  findProcesses,
+  findUidsWithLiveProcesses,
+  killAllProcesses,
+  waitForNoProcesses,
+} from "./reaper.js";
 import { runRunner, type RunnerOptions, type RunnerOutcome } from "./runner-process.js";
 import { UidPool, type SandboxIdentity } from "./uid-pool.js";
 import { createWorkdir, isWorkdirName, removeWorkdir, type WorkdirFile } from "./workdir.js";
@@ -37,6 +42,9 @@ export interface Executor {
   readonly cgroups: Promise<SlotCgroups>;
   readonly disks: SlotDisks;
 }
+
+/** What is left of an execution's processes after clean-up. */
+type Remains = "none" | "unreaped" | "alive";
 
 /** One prepared execution: its identity, directory, limits and stdin document. */
 export type RunnerLaunch = Readonly<{
@@ -73,6 +81,7 @@ export abstract class SlotExecutor implements Executor {
   async run(request: ExecutionRequest): Promise<RunnerOutcome> {
     const identity = await this.pool.acquire();
     let dir: string | undefined;
+    let isAttached = false;
     try {
       if (this.config.unconfinedForTests) {
         return await this.runUnconfined(identity, request);
@@ -87,6 +96,7 @@ export abstract class SlotExecutor implements Executor {
           throw new Error("runner process has no pid");
         }
         await cgroups.attach(identity.slot, pid);
+        isAttached = cgroups.mechanism !== "none";
       };
       return await this.launch({
         identity,
@@ -103,9 +113,12 @@ export abstract class SlotExecutor implements Executor {
         cause: error,
       });
     } finally {
-      if (this.config.unconfinedForTests) {
+      const remains = this.config.unconfinedForTests
+        ? "none"
+        : await this.cleanUp(identity, dir, isAttached);
+      if (remains === "none") {
         this.pool.release(identity);
-      } else if (await this.cleanUp(identity, dir)) {
+      } else if (remains === "unreaped") {
         void this.releaseWhenReaped(identity);
       }
     }
@@ -171,18 +184,27 @@ export abstract class SlotExecutor implements Executor {
   }
 
   /**
-   * Kills leftover processes, then removes the directory. Returns false when processes survived,
-   * so the uid is kept out of the pool rather than handed to the next execution.
+   * Kills leftover processes, then removes the directory. Returns what is left of the uid's
+   * processes: "alive" when some survived, so the uid is kept out of the pool rather than handed
+   * to the next execution.
    */
-  private async cleanUp(identity: SandboxIdentity, dir: string | undefined): Promise<boolean> {
-    let isUidClean = true;
+  private async cleanUp(
+    identity: SandboxIdentity,
+    dir: string | undefined,
+    isAttached: boolean,
+  ): Promise<Remains> {
+    let remains: Remains = "unreaped";
     try {
-      const orphans = await killAllProcesses(identity);
-      if (orphans > 0) {
-        log.info("Killed processes left by an execution", { uid: identity.uid, orphans });
+      if (await this.isUidEmpty(identity, isAttached)) {
+        remains = "none";
+      } else {
+        const orphans = await killAllProcesses(identity);
+        if (orphans > 0) {
+          log.info("Killed processes left by an execution", { uid: identity.uid, orphans });
+        }
       }
     } catch (error) {
-      isUidClean = false;
+      remains = "alive";
       log.error("Sandbox uid withheld from the pool", {
         uid: identity.uid,
         error: describeError(error),
@@ -194,7 +216,21 @@ export abstract class SlotExecutor implements Executor {
         log.error("Execution directory not removed", { dir, error: describeError(error) }),
       );
     }
-    return isUidClean;
+    return remains;
+  }
+
+  /**
+   * True when no process of the uid is left, zombies included. The slot's cgroups tell in one
+   * read once the runner was attached to them, since everything the code starts stays inside;
+   * otherwise one /proc scan tells. False when neither can tell.
+   */
+  private async isUidEmpty(identity: SandboxIdentity, isAttached: boolean): Promise<boolean> {
+    try {
+      const count = isAttached ? (await this.cgroups).countProcesses(identity.slot) : undefined;
+      return (count ?? (await findProcesses(identity.uid, true)).length) === 0;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -51,7 +51,8 @@ export function findLiveProcesses(uid: number): Promise<number[]> {
   return findProcesses(uid, false);
 }
 
-async function findProcesses(uid: number, includeZombies: boolean): Promise<number[]> {
+/** Lists the pids whose real uid is `uid` from /proc, zombies too when `includeZombies`. */
+export async function findProcesses(uid: number, includeZombies: boolean): Promise<number[]> {
   const processes = scanProcesses();
   return processes
     .filter((process) => process.uid === uid && (includeZombies || !process.isDead))

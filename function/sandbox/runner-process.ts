@@ -99,6 +99,7 @@ export async function runRunner(
     subprocess.kill("SIGKILL");
   }
   const [subprocessResult] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];
+  await supervisor.killSettled();
   if (subprocessResult === undefined) {
     throw new Error(`runner pid ${subprocess.pid} did not exit after SIGKILL`);
   }

@@ -64,6 +64,17 @@ export class ExecutionSupervisor {
       .finally(this.markKilled);
   }
 
+  /**
+   * Resolves once a kill that was started has finished, at once when none was. The executor
+   * waits for it before it cleans up: a kill still running could otherwise reach the next
+   * execution of the same uid.
+   */
+  async killSettled(): Promise<void> {
+    if (this.isKilling) {
+      await this.killed;
+    }
+  }
+
   /** Kills the tree when `ms` milliseconds have passed, and records the timeout. */
   startDeadline(ms: number): void {
     this.deadline = setTimeout(() => {

@@ -58,6 +58,21 @@ describe("processes", () => {
     expect(await findSandboxProcesses()).toEqual([]);
   });
 
+  it("support executions right after one whose process outlived it", async () => {
+    // The pool hands the same uid out again at once, so the kill of each leftover must be over
+    // before the next execution's runner starts under that uid.
+    const leavers = [
+      "import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)",
+      "import os\nwhile True:\n    os.fork()",
+    ];
+    for (let round = 0; round < 20; round += 1) {
+      await execText(server.url, leavers[round % leavers.length]!);
+      const result = await exec(server.url, "x = 1");
+
+      expect(result.globals.x).toBe(1);
+    }
+  });
+
   it("deny setsid", async () => {
     const emsg = await expectError(server.url, "import os; os.setsid()");
 

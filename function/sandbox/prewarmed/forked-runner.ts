@@ -89,6 +89,7 @@ export async function runForked(
     [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
   }
   const [exitStatus] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];
+  await supervisor.killSettled();
   if (templateError !== undefined) {
     throw templateError;
   }

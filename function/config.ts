@@ -118,6 +118,7 @@ const environmentSchema = z.object({
   CODEJAIL_TEMPLATE_COUNT: integerText(1, 64).default(1),
   CODEJAIL_TEMPLATE_MAX_EXECUTIONS: integerText(1, 1_000_000).default(2000),
   CODEJAIL_TEMPLATE_MAX_AGE_SECONDS: integerText(1, 86_400).default(600),
+  CODEJAIL_TEMPLATE_SPARES: integerText(0, 16).default(2),
 });
 
 export type Config = Readonly<{
@@ -154,6 +155,8 @@ export type Config = Readonly<{
   templateCount: number;
   templateMaxExecutions: number;
   templateMaxAgeSeconds: number;
+  /** Children each template keeps forked ahead of requests. */
+  templateSpares: number;
 }>;
 
 /** Thrown at start-up when an environment variable has an invalid value. */
@@ -218,6 +221,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     templateCount: e.CODEJAIL_TEMPLATE_COUNT,
     templateMaxExecutions: e.CODEJAIL_TEMPLATE_MAX_EXECUTIONS,
     templateMaxAgeSeconds: e.CODEJAIL_TEMPLATE_MAX_AGE_SECONDS,
+    templateSpares: e.CODEJAIL_TEMPLATE_SPARES,
   });
 }
 

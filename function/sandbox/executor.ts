@@ -38,6 +38,8 @@ export interface Executor {
   run(request: ExecutionRequest): Promise<RunnerOutcome>;
   /** Removes what a previous process left; runs at start-up and after draining. */
   removeLeftovers(): Promise<void>;
+  /** Prepares nothing more ahead of requests; called when the service starts to drain. */
+  close(): void;
   /** Detected once; "none" inside containers that cannot write cgroups. */
   readonly cgroups: Promise<SlotCgroups>;
   readonly disks: SlotDisks;
@@ -58,7 +60,7 @@ export type RunnerLaunch = Readonly<{
 
 /** The steps both executors share; a subclass supplies `launch`, which starts the runner. */
 export abstract class SlotExecutor implements Executor {
-  private readonly pool: UidPool;
+  protected readonly pool: UidPool;
   readonly cgroups: Promise<SlotCgroups>;
   readonly disks: SlotDisks;
 
@@ -79,7 +81,7 @@ export abstract class SlotExecutor implements Executor {
    * ServiceError that `launch` threw.
    */
   async run(request: ExecutionRequest): Promise<RunnerOutcome> {
-    const identity = await this.pool.acquire();
+    const identity = await this.acquireIdentity();
     let dir: string | undefined;
     let isAttached = false;
     try {
@@ -95,7 +97,9 @@ export abstract class SlotExecutor implements Executor {
         if (pid === undefined) {
           throw new Error("runner process has no pid");
         }
-        await cgroups.attach(identity.slot, pid);
+        if (!this.isInCgroupsAlready(identity, pid)) {
+          await cgroups.attach(identity.slot, pid);
+        }
         isAttached = cgroups.mechanism !== "none";
       };
       return await this.launch({
@@ -113,6 +117,7 @@ export abstract class SlotExecutor implements Executor {
         cause: error,
       });
     } finally {
+      this.endUnused(identity);
       const remains = this.config.unconfinedForTests
         ? "none"
         : await this.cleanUp(identity, dir, isAttached);
@@ -121,8 +126,27 @@ export abstract class SlotExecutor implements Executor {
       } else if (remains === "unreaped") {
         void this.releaseWhenReaped(identity);
       }
+      this.afterRun();
     }
   }
+
+  close(): void {}
+
+  /** Takes a sandbox uid for the next execution. */
+  protected acquireIdentity(): Promise<SandboxIdentity> {
+    return this.pool.acquire();
+  }
+
+  /** True when `pid` was moved into the identity's cgroups before its request came. */
+  protected isInCgroupsAlready(_identity: SandboxIdentity, _pid: number): boolean {
+    return false;
+  }
+
+  /** Ends what was prepared for the identity and not used; called when its execution ended. */
+  protected endUnused(_identity: SandboxIdentity): void {}
+
+  /** Called after each execution, once its clean-up is done. */
+  protected afterRun(): void {}
 
   /**
    * Runs without the runner's confinement, cgroups, disk quota or clean-up kill: the test-only

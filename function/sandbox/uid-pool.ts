@@ -30,6 +30,14 @@ export class UidPool {
     return Object.freeze({ uid: this.uidBase + slot, gid: this.gid, slot });
   }
 
+  /** Takes a free uid when no caller is waiting for one; undefined otherwise. */
+  tryAcquire(): SandboxIdentity | undefined {
+    const slot = this.waiters.length === 0 ? this.free.pop() : undefined;
+    return slot === undefined
+      ? undefined
+      : Object.freeze({ uid: this.uidBase + slot, gid: this.gid, slot });
+  }
+
   /** Returns a uid whose processes are all gone. */
   release(identity: SandboxIdentity): void {
     const waiter = this.waiters.shift();

@@ -66,6 +66,7 @@ export class CodejailService {
    */
   async drain(): Promise<void> {
     this.isDraining = true;
+    this.executor.close();
     this.admission.rejectWaiting(new DrainingError());
     await this.waitForOpenRequests(this.config.shutdownGraceMs);
 

@@ -1,15 +1,18 @@
-# The steps of a child that template.py forked for one execution, from the fork to its exit. Before
-# any user input is read the child takes over its connections as fds 0-3 and switches to the
-# execution's uid without capabilities (privileges.py). It enters the execution directory and
-# resets what it inherited from the template to what a fresh runner starts with. It then runs the
-# same steps as a fresh runner (runner.run_confined), and exits the way the interpreter does,
-# minus module teardown. The environment comes from the service (function/sandbox/prewarmed/), which
-# builds it like runner-process.ts does for a fresh runner.
+# The steps of a child that template.py forked, from the fork to its exit. Before any user input is
+# read the child takes over its connections as fds 0-3 and resets what it inherited from the
+# template to what a fresh runner starts with. It then waits, still under the template's uid, for
+# its execution's fields on the main connection, which the service sends when a request needs the
+# child: it may have forked it ahead of time. It switches to the execution's uid without
+# capabilities (privileges.py) and enters the execution directory. It then runs the same steps as
+# a fresh runner (runner.run_confined), and exits the way the interpreter does, minus module
+# teardown. The fields come from the service (function/sandbox/prewarmed/), which builds them like
+# runner-process.ts does for a fresh runner.
 
 import atexit
 import ctypes
 import fcntl
 import io
+import json
 import os
 import sys
 import traceback
@@ -26,17 +29,37 @@ RESULT_FD = 3
 EXIT_FLUSH_FAILED = 120
 
 
-class Execution(NamedTuple):
-    """The connections and main-header fields of one execution, as its forked child uses them."""
+class Channels(NamedTuple):
+    """The fds of a forked child's three connections, before it moves them to fds 0-3."""
 
     main_fd: int  # stdin and stdout
     stderr_fd: int
     result_fd: int
+
+
+class Pool(NamedTuple):
+    """The ids a child may switch to: the template's pool of uids and the sandbox gid."""
+
+    uid_base: int
+    uid_count: int
+    gid: int
+
+
+class Execution(NamedTuple):
+    """The fields of the execution a forked child runs, as the service sends them."""
+
     uid: int
     gid: int
     directory: str
     environment: dict[str, str]
     config_text: str  # the runner configuration, as a fresh runner gets it in argv[1]
+
+
+# The execution's fields arrive on stdin as their length in this many ASCII digits, then that
+# many bytes of JSON. The service writes the code only after them, so reading exactly this much
+# leaves the request on stdin for the runner.
+EXECUTION_LENGTH_DIGITS = 8
+MAX_EXECUTION_BYTES = 64 * 1024
 
 
 class TemplateState(NamedTuple):
@@ -51,30 +74,95 @@ class TemplateState(NamedTuple):
 
 
 def prepare_child(
-    execution: Execution, template: TemplateState, runner: ModuleType, confine: ModuleType
+    channels: Channels,
+    template: TemplateState,
+    pool: Pool,
+    runner: ModuleType,
+    confine: ModuleType,
 ) -> Any:
     """Prepare the child up to the runner's confinement and return its confine.Config.
 
-    The caller has closed the template's sockets and descriptors. On failure the child reports a
-    sandbox error on its result channel and exits with the runner's status 70.
+    The caller has closed the template's sockets and descriptors. When the main connection ends
+    before the execution's fields arrive, the service no longer needs the child, and it exits
+    with status 0. On failure the child reports a sandbox error on its result channel and exits
+    with the runner's status 70.
     """
     try:
-        take_over_channels(execution)
+        take_over_channels(channels)
+        reset_interpreter(template)
+    except Exception as error:
+        os._exit(runner.report_sandbox_error(f"preparing the forked runner failed: {error!r}"))
+
+    execution = wait_for_execution(pool, runner)
+    try:
         privileges.become_execution(execution.uid, execution.gid)
         os.chdir(execution.directory)
-        reset_interpreter(execution, template)
+        os.environ.clear()
+        os.environ.update(execution.environment)
         return to_limited_config(confine, execution, template)
     except Exception as error:
         os._exit(runner.report_sandbox_error(f"preparing the forked runner failed: {error!r}"))
 
 
-def take_over_channels(execution: Execution) -> None:
+def wait_for_execution(pool: Pool, runner: ModuleType) -> Execution:
+    """Read the execution's fields from stdin and check them; exit when stdin ends first.
+
+    The uid must be one of the pool's and the gid the sandbox gid, whatever the service sent,
+    because the child switches to them with the template's capabilities.
+    """
+    try:
+        length_text = read_exactly(0, EXECUTION_LENGTH_DIGITS)
+        if not length_text:
+            os._exit(0)
+        length = int(length_text.decode("ascii"))
+        if not 0 < length <= MAX_EXECUTION_BYTES:
+            raise ValueError(f"execution fields of {length} bytes")
+        return to_execution(json.loads(read_exactly(0, length)), pool)
+    except Exception as error:
+        os._exit(runner.report_sandbox_error(f"reading the execution failed: {error!r}"))
+
+
+def read_exactly(fd: int, size: int) -> bytes:
+    """Read `size` bytes, or nothing when the stream ends first; raise EOFError midway."""
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            if data:
+                raise EOFError(f"stream ended after {len(data)} of {size} bytes")
+            return b""
+        data += chunk
+    return data
+
+
+def to_execution(fields: Any, pool: Pool) -> Execution:
+    """Build the Execution from its JSON fields. Raise ValueError when they are invalid."""
+    if not isinstance(fields, dict):
+        raise ValueError("the execution is not an object")
+    uid, gid = fields.get("uid"), fields.get("gid")
+    if type(uid) is not int or not pool.uid_base <= uid < pool.uid_base + pool.uid_count:
+        raise ValueError(f"uid {uid!r} is not in the sandbox pool")
+    if type(gid) is not int or gid != pool.gid:
+        raise ValueError(f"gid {gid!r} is not the sandbox gid")
+    environment, directory = fields.get("environment"), fields.get("directory")
+    if not isinstance(environment, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in environment.items()
+    ):
+        raise ValueError("environment must map names to strings")
+    if not isinstance(directory, str) or not os.path.isabs(directory):
+        raise ValueError("directory must be an absolute path")
+    if not isinstance(fields.get("config"), str):
+        raise ValueError("config must be a string")
+    return Execution(uid, gid, directory, environment, fields["config"])
+
+
+def take_over_channels(channels: Channels) -> None:
     """Place the connections on fds 0-3 and close every other fd the child inherited.
 
     The caller has closed the template's own sockets through their objects already. Closing the
     rest here is the backstop that keeps other executions' connections out of this child.
     """
-    sources = [execution.main_fd, execution.main_fd, execution.stderr_fd, execution.result_fd]
+    sources = [channels.main_fd, channels.main_fd, channels.stderr_fd, channels.result_fd]
     # Copies above fd 3 first, so that no dup2 below replaces a connection not yet placed.
     moved = {fd: fcntl.fcntl(fd, fcntl.F_DUPFD, RESULT_FD + 1) for fd in set(sources)}
     for target, source in enumerate(sources):
@@ -85,16 +173,16 @@ def take_over_channels(execution: Execution) -> None:
         os.set_blocking(fd, True)
 
 
-def reset_interpreter(execution: Execution, template: TemplateState) -> None:
+def reset_interpreter(template: TemplateState) -> None:
     """Reset what the child inherited from the template to a fresh runner's state.
 
     Module attributes that one execution changes need no reset, because every child is a new
     fork of the unchanged template. What is reset is state that the template itself set up:
-    paths, the environment, cached directories, random generators and the standard streams.
+    paths, cached directories, random generators and the standard streams. The environment is
+    the execution's, set once its fields have arrived; the caches cleared here are filled from
+    it when the code first asks.
     """
     sys.path[:] = template.sys_path
-    os.environ.clear()
-    os.environ.update(execution.environment)
 
     # The template's imports resolved these from its own environment.
     tempfile = sys.modules.get("tempfile")

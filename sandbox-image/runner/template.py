@@ -11,14 +11,16 @@
 #
 # Protocol, in sync with function/sandbox/prewarmed/template-process.ts:
 # - stdout carries JSON lines for the service: {"ready": true, ...} once (or {"startup_error"}),
-#   then per execution {"exec_id", "pid"} or {"exec_id", "error"} when it forked or failed to,
+#   then per child {"exec_id", "pid"} or {"exec_id", "error"} when it forked or failed to,
 #   and {"exec_id", "status"} once the child was reaped: its exit code, or minus the signal.
 # - stdin stays open while the service wants the template; at its end the template exits, and
 #   children still running are unaffected.
-# - per execution the service opens three connections, each starting with one JSON header line
-#   {"exec_id", "role"}: "main" (stdin and stdout, and the header also has uid, gid, directory,
-#   environment and config), "stderr", and "result" (fd 3). The template forks once all three
-#   are in. A connection that becomes readable before the fork aborts its execution.
+# - per child the service opens three connections, each starting with one JSON header line
+#   {"exec_id", "role"}: "main" (stdin and stdout), "stderr", and "result" (fd 3). The template
+#   forks once all three are in. A connection that becomes readable before the fork aborts it.
+# - the child waits, still under the template's uid, for its execution on the main connection
+#   (forked.read_execution): uid, gid, directory, environment and runner configuration. So the
+#   service can fork children ahead of requests. A child whose main connection ends first exits.
 
 import ctypes
 import gc
@@ -83,12 +85,12 @@ def main() -> int:
         }
     )
     server = Server(config, listener, client.uid)
-    execution = server.serve()
+    channels = server.serve()
 
     # Only a forked child gets here. It calls run_confined from main(), as runner.py does, so that
     # the code runs at the same stack depth as in a fresh runner (recursion limits, tracebacks).
-    server.close_for_child(execution)
-    runner_config = forked.prepare_child(execution, state, runner, confine)
+    server.close_for_child()
+    runner_config = forked.prepare_child(channels, state, server.pool, runner, confine)
     try:
         status = runner.run_confined(confine, jsonsafe, runner_config)
     except SystemExit as exit:
@@ -116,16 +118,18 @@ class Server:
         self.children: dict[int, tuple[int, str]] = {}
         # In a forked child: its own three connections.
         self.own_connections: list[socket.socket] = []
+        self.pool = forked.Pool(config["pool_uid_base"], config["pool_uid_count"], config["gid"])
 
     def serve(self) -> Any:
-        """Serve until the service closes stdin (then exit); return only in a forked child."""
+        """Serve until the service closes stdin (then exit); return only in a forked child, with
+        its forked.Channels."""
         self.selector.register(self.listener, selectors.EVENT_READ, ("listener", ""))
         self.selector.register(0, selectors.EVENT_READ, ("lifeline", ""))
         while True:
             for key, _ in self.selector.select():
-                execution = self.handle(key)
-                if execution is not None:
-                    return execution
+                channels = self.handle(key)
+                if channels is not None:
+                    return channels
 
     def handle(self, key: selectors.SelectorKey) -> Any:
         kind, exec_id = key.data
@@ -158,7 +162,8 @@ class Server:
 
     def read_header(self, connection: socket.socket) -> Any:
         """Read what arrived; once the header line is complete, file the connection under its
-        execution id and fork when the execution's three connections are in."""
+        execution id and fork when the execution's three connections are in. The service sends
+        nothing after the header before the fork is reported, so nothing else is read."""
         _, buffer = self.reading[connection.fileno()]
         try:
             chunk = connection.recv(MAX_HEADER_BYTES)
@@ -204,18 +209,22 @@ class Server:
         connections = self.arrived.pop(exec_id)
         for connection, _ in connections.values():
             self.selector.unregister(connection)
+        channels = forked.Channels(
+            main_fd=connections["main"][0].fileno(),
+            stderr_fd=connections["stderr"][0].fileno(),
+            result_fd=connections["result"][0].fileno(),
+        )
         try:
-            execution = self.to_execution(connections)
             sys.stderr.flush()
             pid = os.fork()
-        except (OSError, ValueError) as error:
+        except OSError as error:
             for connection, _ in connections.values():
                 connection.close()
             send({"exec_id": exec_id, "error": f"{type(error).__name__}: {error}"})
             return None
         if pid == 0:
             self.own_connections = [connection for connection, _ in connections.values()]
-            return execution
+            return channels
 
         for connection, _ in connections.values():
             connection.close()
@@ -225,39 +234,6 @@ class Server:
         send({"exec_id": exec_id, "pid": pid})
         return None
 
-    def to_execution(self, connections: dict[str, tuple[socket.socket, dict[str, Any]]]) -> Any:
-        """Build the child's Execution from the main header. Raise ValueError when it is invalid.
-
-        The uid must be one of the pool's and the gid the template's own, whatever the service
-        sent, because the child switches to them with the template's capabilities.
-        """
-        header = connections["main"][1]
-        uid, gid = header.get("uid"), header.get("gid")
-        base, count = self.config["pool_uid_base"], self.config["pool_uid_count"]
-        if not isinstance(uid, int) or not base <= uid < base + count:
-            raise ValueError(f"uid {uid!r} is not in the sandbox pool")
-        if gid != self.config["gid"]:
-            raise ValueError(f"gid {gid!r} is not the sandbox gid")
-        environment, directory = header.get("environment"), header.get("directory")
-        if not isinstance(environment, dict) or not all(
-            isinstance(value, str) for value in environment.values()
-        ):
-            raise ValueError("environment must map names to strings")
-        if not isinstance(directory, str) or not os.path.isabs(directory):
-            raise ValueError("directory must be an absolute path")
-        if not isinstance(header.get("config"), str):
-            raise ValueError("config must be a string")
-        return forked.Execution(
-            main_fd=connections["main"][0].fileno(),
-            stderr_fd=connections["stderr"][0].fileno(),
-            result_fd=connections["result"][0].fileno(),
-            uid=uid,
-            gid=gid,
-            directory=directory,
-            environment=environment,
-            config_text=header["config"],
-        )
-
     def reap(self, pidfd: int) -> None:
         pid, exec_id = self.children.pop(pidfd)
         self.selector.unregister(pidfd)
@@ -265,7 +241,7 @@ class Server:
         _, wait_status = os.waitpid(pid, 0)
         send({"exec_id": exec_id, "status": os.waitstatus_to_exitcode(wait_status)})
 
-    def close_for_child(self, execution: Any) -> None:
+    def close_for_child(self) -> None:
         """Close, in a forked child, every socket and descriptor of the template.
 
         The child's own three connections are detached instead, so that their objects never close

@@ -1,14 +1,14 @@
 /**
  * Runs one execution in a child forked from a template and collects what it left, with the same
- * rules as a fresh runner (runner-process.ts). Stdin is written only after the child is in the
- * slot's cgroups. The wall-clock deadline and output past its limit kill the whole process tree
+ * rules as a fresh runner (runner-process.ts). The child gets the execution's fields at once, so
+ * it takes the uid and confines itself while the service moves it into the slot's cgroups, and
+ * the code follows on stdin only once it is inside them. The wall-clock deadline and output past its limit kill the whole process tree
  * of the execution's uid. Once the child has exited, what it left running is killed rather than
  * waited for. The exit status comes from the template, which reaps the child.
  */
 import type { Limits } from "../../config.js";
 import { log } from "../../log.js";
 import type { RunnerLaunch } from "../executor.js";
-import { killAllProcesses } from "../reaper.js";
 import type { RunnerOptions, RunnerOutcome } from "../runner-process.js";
 import { ExecutionSupervisor } from "../supervisor.js";
 import type { SandboxIdentity } from "../uid-pool.js";
@@ -21,7 +21,7 @@ import {
   toSandboxEnvironment,
 } from "../runner-settings.js";
 import type { TemplatePool } from "./template-pool.js";
-import type { ForkedChild, ForkRequest } from "./template-process.js";
+import type { ExecutionFields, ForkedChild } from "./template-process.js";
 
 /** Forks tried for one execution when templates exit before they report the fork. */
 const MAX_FORK_ATTEMPTS = 3;
@@ -31,15 +31,19 @@ const MAX_FORK_ATTEMPTS = 3;
  */
 const CLOSE_GRACE_MS = 50;
 
-/** Runs the launch in a forked child; throws TemplateExitedError when its template exits first. */
+/**
+ * Runs the launch in `spare`, a child forked ahead of the request, or else in a child forked now.
+ * Throws TemplateExitedError when the child's template exits first.
+ */
 export async function runForked(
   templates: TemplatePool,
   options: RunnerOptions,
   launch: RunnerLaunch,
+  spare: ForkedChild | undefined,
 ): Promise<RunnerOutcome> {
   const started = performance.now();
   const { identity, dir, limits, input, attach } = launch;
-  const child = await forkChild(templates, toForkRequest(options, identity, dir, limits), identity);
+  const child = spare ?? (await forkChild(templates));
 
   const supervisor = new ExecutionSupervisor(
     identity,
@@ -51,6 +55,7 @@ export async function runForked(
   // The code arrives on stdin only after the child is inside the slot's cgroups, so nothing it
   // starts can be created outside them.
   try {
+    child.start(toExecutionFields(options, identity, dir, limits));
     await attach(child.pid);
     child.main.end(input);
   } catch (error) {
@@ -102,17 +107,15 @@ export async function runForked(
 
 /**
  * Forks on a template, trying another one when the template is lost before it reported the
- * fork: such an execution never started, so it is not failed for it.
+ * fork: such an execution never started, so it is not failed for it. A child that a lost
+ * template forked but did not report never got the execution's fields, so it never ran as the
+ * execution's uid.
  */
-async function forkChild(
-  templates: TemplatePool,
-  request: ForkRequest,
-  identity: SandboxIdentity,
-): Promise<ForkedChild> {
+async function forkChild(templates: TemplatePool): Promise<ForkedChild> {
   for (let attempt = 1; ; attempt += 1) {
     const template = await templates.acquire();
     try {
-      return await template.fork(request);
+      return await template.fork();
     } catch (error) {
       if (!(error instanceof TemplateLostError) || attempt === MAX_FORK_ATTEMPTS) {
         throw error;
@@ -122,18 +125,16 @@ async function forkChild(
         attempt,
         error: error.message,
       });
-      // A child that the lost template forked but did not report must not share the uid.
-      await killAllProcesses(identity);
     }
   }
 }
 
-function toForkRequest(
+function toExecutionFields(
   options: RunnerOptions,
   identity: SandboxIdentity,
   dir: string,
   limits: Limits,
-): ForkRequest {
+): ExecutionFields {
   return {
     uid: identity.uid,
     gid: identity.gid,

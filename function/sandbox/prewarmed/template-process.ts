@@ -3,8 +3,11 @@
  * started as root, directly or through the launcher when the service is not root, with a fresh
  * runner's environment minus the per-execution variables. It reports ready once it has
  * preloaded, forks one child per execution on request and reports each child's exit status. The
- * line protocol on its stdout and the connection headers are described in template.py and must
- * stay in sync with it.
+ * line protocol on its stdout, the connection headers and the execution's fields are described
+ * in template.py and forked.py and must stay in sync with them.
+ *
+ * A forked child waits for its execution's fields before it takes the execution's uid, so the
+ * executor may fork children ahead of requests (spares.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -18,6 +21,8 @@ import { SANDBOX_PATH } from "../runner-settings.js";
 const STARTUP_TIMEOUT_MS = 60_000;
 /** How long the template may take to report a fork. It forks as soon as the headers are in. */
 const FORK_TIMEOUT_MS = 10_000;
+/** The execution's fields are sent as their byte length in this many digits, then the JSON. */
+const EXECUTION_LENGTH_DIGITS = 8;
 const STDERR_TAIL_BYTES = 4000;
 const MAX_STDERR_LINES_LOGGED = 100;
 
@@ -41,8 +46,8 @@ export type TemplateOptions = Readonly<{
   preloadModules: readonly string[];
 }>;
 
-/** The main connection's header fields besides the execution id and role. */
-export type ForkRequest = Readonly<{
+/** What a forked child needs to know of its execution (forked.py reads and checks it). */
+export type ExecutionFields = Readonly<{
   uid: number;
   gid: number;
   directory: string;
@@ -53,6 +58,10 @@ export type ForkRequest = Readonly<{
 
 export type ForkedChild = Readonly<{
   pid: number;
+  /** The template that forked the child and reports its exit status. */
+  template: TemplateProcess;
+  /** Sends the execution's fields; the child takes the execution's uid once it has them. */
+  start: (fields: ExecutionFields) => void;
   /** The child's stdin and stdout. */
   main: net.Socket;
   stderr: net.Socket;
@@ -72,6 +81,7 @@ export class TemplateProcess {
   readonly ready: Promise<void>;
   /** Resolves when the process has exited. */
   readonly exited: Promise<void>;
+  /** Children forked, each for one execution. */
   forkCount = 0;
   readyAtMs: number | undefined;
   hasExited = false;
@@ -121,16 +131,16 @@ export class TemplateProcess {
     return this.isReady && !this.isRetired;
   }
 
-  /** Executions that were handed to this template and have not ended. */
+  /** Children that were forked and have not ended. */
   get activeCount(): number {
     return this.runningChildren.size;
   }
 
   /**
-   * Opens the execution's three connections and waits for the template to fork. Throws
+   * Opens a child's three connections and waits for the template to fork. Throws
    * TemplateLostError when the template is gone before it reported the fork.
    */
-  async fork(request: ForkRequest): Promise<ForkedChild> {
+  async fork(): Promise<ForkedChild> {
     if (!this.isUsable) {
       throw new TemplateLostError(`template pid ${this.pid} takes no more executions`);
     }
@@ -144,7 +154,7 @@ export class TemplateProcess {
       () => this.endExecution(execId),
     );
     const headers = [
-      { exec_id: execId, role: "main", ...request },
+      { exec_id: execId, role: "main" },
       { exec_id: execId, role: "stderr" },
       { exec_id: execId, role: "result" },
     ];
@@ -155,7 +165,15 @@ export class TemplateProcess {
         net.Socket,
         net.Socket,
       ];
-      return { pid: await this.waitForPid(pid), main, stderr, result, status };
+      return {
+        pid: await this.waitForPid(pid),
+        template: this,
+        start: (fields) => main.write(toExecutionMessage(fields)),
+        main,
+        stderr,
+        result,
+        status,
+      };
     } catch (error) {
       // Connections that did open are closed, which makes the template drop the execution.
       const settled = await Promise.allSettled(opening);
@@ -169,7 +187,7 @@ export class TemplateProcess {
     }
   }
 
-  /** Takes no new execution, and exits once the running ones have ended. */
+  /** Takes no new execution, and exits once the children it forked have ended. */
   retire(): void {
     this.isRetired = true;
     this.exitWhenIdle();
@@ -315,6 +333,18 @@ function logReady(pid: number | undefined, event: Record<string, unknown>, elaps
     unavailable: typeof unavailable === "object" && unavailable !== null ? unavailable : {},
     preloadedBytes: typeof event.preloaded_bytes === "number" ? event.preloaded_bytes : 0,
   });
+}
+
+/** Encodes the execution's fields as forked.py reads them: length in fixed digits, then JSON. */
+export function toExecutionMessage(fields: ExecutionFields): Buffer {
+  const json = Buffer.from(JSON.stringify(fields));
+  const length = String(json.length).padStart(EXECUTION_LENGTH_DIGITS, "0");
+  return Buffer.concat([Buffer.from(length, "ascii"), json]);
+}
+
+/** Ends a child that was never started: it exits when its main connection ends. */
+export function discardChild(child: ForkedChild): void {
+  [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
 }
 
 function parseEvent(line: string): Record<string, unknown> | undefined {

@@ -51,6 +51,17 @@ async function findSpares(servicePid: number, templateUid = TEMPLATE_UID): Promi
   return found;
 }
 
+/** Starts an extra service (toExtraServiceEnv) with `count` spares; returns its template uid. */
+async function startWithSpares(count: number, name: string, offset: number) {
+  const env = toExtraServiceEnv(name, offset);
+  const extra = await startServer({
+    CODEJAIL_EXECUTOR: "prewarmed",
+    CODEJAIL_TEMPLATE_SPARES: String(count),
+    ...env,
+  });
+  return { server: extra, templateUid: Number(env.CODEJAIL_SANDBOX_UID_BASE) - 1 };
+}
+
 async function countSpares(): Promise<number> {
   return (await findSpares(server.process.pid!)).length;
 }
@@ -105,12 +116,7 @@ describe("spare children", () => {
   });
 
   it("end when the service drains on SIGTERM", async () => {
-    const draining = await startServer({
-      CODEJAIL_EXECUTOR: "prewarmed",
-      CODEJAIL_TEMPLATE_SPARES: "2",
-      ...toExtraServiceEnv("spares", 700),
-    });
-    const templateUid = Number(toExtraServiceEnv("spares", 700).CODEJAIL_SANDBOX_UID_BASE) - 1;
+    const { server: draining, templateUid } = await startWithSpares(2, "spares", 700);
     const pid = draining.process.pid!;
     await exec(draining.url, "x = 1");
     const spares = await waitForValue(async () => (await findSpares(pid, templateUid)).length, 2);
@@ -124,12 +130,7 @@ describe("spare children", () => {
   });
 
   it("are not kept with CODEJAIL_TEMPLATE_SPARES=0", async () => {
-    const none = await startServer({
-      CODEJAIL_EXECUTOR: "prewarmed",
-      CODEJAIL_TEMPLATE_SPARES: "0",
-      ...toExtraServiceEnv("nospares", 800),
-    });
-    const templateUid = Number(toExtraServiceEnv("nospares", 800).CODEJAIL_SANDBOX_UID_BASE) - 1;
+    const { server: none, templateUid } = await startWithSpares(0, "nospares", 800);
     try {
       const result = await exec(none.url, "x = x + 1", { x: 1 });
       await delay(300);

@@ -242,7 +242,10 @@ describe("switches", () => {
   });
 
   it("answers 500 and 503 health when the safety check fails", async () => {
-    const broken = await startServer({ ...SECOND_SERVICE_ENV, CODEJAIL_RUNNER_DIR: "/nonexistent" });
+    const broken = await startServer({
+      ...SECOND_SERVICE_ENV,
+      CODEJAIL_RUNNER_DIR: "/nonexistent",
+    });
     try {
       const response = await execText(broken.url, "x = 1");
       const health = await fetch(`${broken.url}/health/`);

@@ -7,10 +7,14 @@
 //                    [--concurrency 1,2,8] [--requests 100] [--max-seconds 10]
 //                    [--uid-base N] [--exec-root DIR] [--port N]
 //   npm run bench -- --url http://host:port     (a running service; no memory figures)
+//   npm run bench -- --launcher                  (the image's privilege split: see below)
 //
 // Without --url it starts the real service itself, once per executor, as root (it needs the
 // provisioned sandbox, like npm test), and sends requests to 127.0.0.1 only. Each cell stops
 // after --requests requests or --max-seconds, whichever comes first, so a run is bounded.
+// With --launcher the service runs as the image's web user (uid 10001) and reaches the sandbox
+// through the set-user-ID launcher that provisioning installs. It then uses the launcher's own uid
+// pool and execution root (/etc/codejail/launcher.conf), and --uid-base and --exec-root are unused.
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -20,6 +24,13 @@ import { sampleRss, startService, stopService } from "./service.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const WARMUP_REQUESTS = 3;
+/** The launcher, web user, uid pool and execution root that provisioning sets up. */
+const LAUNCHER_SETUP = {
+  launcher: "/opt/codejail/bin/codejail-launch",
+  runAs: { uid: 10001, gid: 10001 },
+  uidBase: 2002717000,
+  execRoot: "/var/lib/codejail/exec",
+};
 
 const { values: options } = parseArgs({
   options: {
@@ -32,6 +43,7 @@ const { values: options } = parseArgs({
     "uid-base": { type: "string", default: "2002730000" },
     "exec-root": { type: "string", default: "/var/lib/codejail/exec-bench" },
     port: { type: "string", default: "18480" },
+    launcher: { type: "boolean", default: false },
   },
 });
 
@@ -55,9 +67,14 @@ for (const executor of targets) {
           root: ROOT,
           port: Number(options.port),
           executor,
-          uidBase: Number(options["uid-base"]),
-          execRoot: options["exec-root"],
-          env: { CODEJAIL_LIMIT_OVERRIDES: JSON.stringify(TIMEOUT_LIMITS) },
+          ...(options.launcher ? LAUNCHER_SETUP : {}),
+          ...(options.launcher
+            ? {}
+            : { uidBase: Number(options["uid-base"]), execRoot: options["exec-root"] }),
+          env: {
+            CODEJAIL_LIMIT_OVERRIDES: JSON.stringify(TIMEOUT_LIMITS),
+            ...(options.launcher ? { CODEJAIL_LAUNCHER: LAUNCHER_SETUP.launcher } : {}),
+          },
         })
       : { url: options.url.replace(/\/+$/, "") };
   const stopSampling = service.child === undefined ? undefined : sampleRss(service.child.pid);

@@ -9,7 +9,7 @@ const STARTUP_TIMEOUT_MS = 60_000;
 const RSS_SAMPLE_MS = 100;
 
 /** Starts a service on `port` and resolves once /health/ returns 200. */
-export async function startService({ root, port, executor, uidBase, execRoot, env }) {
+export async function startService({ root, port, executor, uidBase, execRoot, env, runAs }) {
   await mkdir(execRoot, { recursive: true, mode: 0o711 });
   const cli = path.join(root, "node_modules/@google-cloud/functions-framework/build/src/main.js");
   const child = spawn(
@@ -25,6 +25,7 @@ export async function startService({ root, port, executor, uidBase, execRoot, en
         ...env,
       },
       stdio: ["ignore", "pipe", "pipe"],
+      ...runAs,
     },
   );
   let logs = "";

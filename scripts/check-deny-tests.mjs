@@ -18,6 +18,13 @@ const ALSO_DENIED_BY_UID = new Set([
   "resources deny seeing other executions",
 ]);
 
+// Files that the deny-writing tests create when confinement is off. A copy left by an earlier
+// run belongs to another pool uid, so the next run's write fails for that reason instead.
+const WRITTEN_WITHOUT_CONFINEMENT = ["/tmp/x", "/dev/shm/x"];
+const removeWrittenFiles = () =>
+  WRITTEN_WITHOUT_CONFINEMENT.forEach((file) => rmSync(file, { force: true }));
+
+removeWrittenFiles();
 const outputDir = mkdtempSync(path.join(os.tmpdir(), "deny-check-"));
 const outputFile = path.join(outputDir, "results.json");
 const jest = spawnSync(
@@ -39,6 +46,7 @@ if (jest.error) {
 
 const results = JSON.parse(readFileSync(outputFile, "utf8"));
 rmSync(outputDir, { recursive: true, force: true });
+removeWrittenFiles();
 const offenders = [];
 let denyCount = 0;
 let otherCount = 0;

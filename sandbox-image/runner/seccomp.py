@@ -1,6 +1,6 @@
 # A seccomp filter that is the second layer behind Landlock: it denies the syscalls that create
-# non-UNIX sockets, start programs, enter or create namespaces, inspect other processes or change
-# the system, and allows everything else. Syscall numbers are those of Linux's uapi headers
+# non-UNIX sockets, start programs, enter or create namespaces, inspect other processes, make
+# IPC objects that outlive the execution, or change the system, and allows everything else. Syscall numbers are those of Linux's uapi headers
 # asm/unistd_64.h (x86_64) and asm-generic/unistd.h (aarch64).
 # confine.py installs it last, after no_new_privs and Landlock.
 
@@ -68,6 +68,23 @@ SYSCALLS: dict[str, tuple[int | None, int | None]] = {
     "fspick": (433, 433),
     "open_tree": (428, 428),
     "move_mount": (429, 429),
+    # System V IPC objects and POSIX message queues belong to the IPC namespace, which Landlock
+    # does not cover. They would outlive the execution, carry data to the next execution on the
+    # same uid, and keep memory charged to the slot.
+    "shmget": (29, 194),
+    "shmat": (30, 196),
+    "shmctl": (31, 195),
+    "shmdt": (67, 197),
+    "semget": (64, 190),
+    "semop": (65, 193),
+    "semctl": (66, 191),
+    "semtimedop": (220, 192),
+    "msgget": (68, 186),
+    "msgsnd": (69, 189),
+    "msgrcv": (70, 188),
+    "msgctl": (71, 187),
+    "mq_open": (240, 180),
+    "mq_unlink": (241, 181),
 }
 
 # clone3 passes its flags in memory, which a seccomp filter cannot read, so it is refused as
@@ -86,8 +103,12 @@ CHECKED_BY_ARGUMENT = {"socket", "socketpair", "clone"}
 DENIED_WITH_EPERM = set(SYSCALLS) - DENIED_WITH_ENOSYS - DENIED_WITH_EACCES - CHECKED_BY_ARGUMENT
 
 AF_UNIX = 1
-CLONE_NEW_NAMESPACE_FLAGS = (
-    0x00020000  # CLONE_NEWNS
+# clone() flags that are refused: every new namespace, and CLONE_PARENT, whose process would be a
+# child of the runner's parent (the template or the service), which never reaps it, so its
+# zombie would keep the execution's uid busy.
+CLONE_DENIED_FLAGS = (
+    0x00008000  # CLONE_PARENT
+    | 0x00020000  # CLONE_NEWNS
     | 0x02000000  # CLONE_NEWCGROUP
     | 0x04000000  # CLONE_NEWUTS
     | 0x08000000  # CLONE_NEWIPC
@@ -161,12 +182,12 @@ def build_filter(machine: str) -> list[Instruction]:
             (RET_K, 0, 0, RET_ERRNO | errno.EACCES),
         ]
 
-    # clone() creates threads and processes, but no namespace. The flags argument is an
-    # unsigned long, and every CLONE_NEW* bit lies in its low 32 bits.
+    # clone() creates threads and processes, but no namespace and no sibling of the runner. The
+    # flags argument is an unsigned long, and every refused bit lies in its low 32 bits.
     program += [
         (JEQ_K, 0, 4, numbers["clone"]),
         (LD_W_ABS, 0, 0, OFFSET_ARG0_LOW),
-        (JSET_K, 0, 1, CLONE_NEW_NAMESPACE_FLAGS),
+        (JSET_K, 0, 1, CLONE_DENIED_FLAGS),
         (RET_K, 0, 0, RET_ERRNO | errno.EPERM),
         (RET_K, 0, 0, RET_ALLOW),
     ]

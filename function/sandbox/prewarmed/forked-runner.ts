@@ -90,7 +90,9 @@ export async function runForked(
   const finished = await Promise.race([exited, supervisor.giveUpAfterKill()]);
   supervisor.stopDeadline();
   if (finished === undefined) {
-    // A channel is still open after the kill, and destroying the sockets ends the wait.
+    // A channel is still open after the kill, and destroying the sockets ends the wait. A child
+    // that never took the execution's uid (it was stopped before) survived the kill as that uid.
+    killChild(child);
     [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
   }
   const [exitStatus] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];

@@ -17,7 +17,7 @@ import type { TemplatePool } from "./template-pool.js";
 import { discardChild, type ForkedChild } from "./template-process.js";
 
 /**
- * True when the child's process is alive and still the template's child, read from
+ * True when the child's process runs and is still the template's child, read from
  * /proc/<pid>/stat (readable by every user): its state, and its parent, which tells a pid that
  * was reused since the child died.
  */
@@ -25,7 +25,9 @@ function isWaiting(child: ForkedChild): boolean {
   try {
     const stat = readFileSync(`/proc/${child.pid}/stat`, "ascii");
     const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return state !== "Z" && state !== "X" && Number(parent) === child.template.pid;
+    // A stopped spare (T, t) would not take its execution either.
+    const isAlive = state !== undefined && !["Z", "X", "T", "t"].includes(state);
+    return isAlive && Number(parent) === child.template.pid;
   } catch {
     return false;
   }

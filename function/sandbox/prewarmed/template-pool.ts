@@ -166,7 +166,10 @@ export class TemplatePool {
   private async removeSockets(): Promise<void> {
     const names = await readdir(this.options.socketDir).catch(() => []);
     const stale = names.filter((name) => name.endsWith(SOCKET_SUFFIX));
-    await Promise.all(stale.map((name) => rm(path.join(this.options.socketDir, name))));
+    // force: a template that exits meanwhile removes its own socket.
+    await Promise.all(
+      stale.map((name) => rm(path.join(this.options.socketDir, name), { force: true })),
+    );
     if (stale.length > 0) {
       log.info("Removed stale template sockets", { count: stale.length });
     }

@@ -5,6 +5,7 @@
 # whose defaults live in function/config.ts.
 
 import ctypes
+import functools
 import json
 import os
 import resource
@@ -150,18 +151,37 @@ def find_installation_paths(runner_dir: str, cwd: str) -> list[str]:
     The runner's own directory and the execution directory are left out. The first contains
     nothing the code needs, and the second gets its own read-write rule.
     """
+    cwd_real = os.path.realpath(cwd)
+    found = find_existing_paths(runner_dir, tuple(sys.path))
+    return [path for path, real in found if real != cwd_real]
+
+
+@functools.cache
+def find_existing_paths(runner_dir: str, sys_path: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Return the candidates of find_installation_paths that exist, with their real paths.
+
+    Cached per sys.path, so that the prewarmed template's children reuse what the template
+    found before it forked (confine.warm_up).
+    """
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = []
     for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
         candidates.append(os.path.join(prefix, "lib", version))
         candidates.append(os.path.join(prefix, sys.platlibdir, version))
-    candidates += sys.path
+    candidates += sys_path
 
-    excluded = {os.path.realpath(runner_dir), os.path.realpath(cwd)}
-    paths = []
+    runner_real = os.path.realpath(runner_dir)
+    found: list[tuple[str, str]] = []
     for path in candidates:
-        if not path or not os.path.exists(path) or path in paths:
+        if not path or not os.path.exists(path) or path in (seen for seen, _ in found):
             continue
-        if os.path.realpath(path) not in excluded:
-            paths.append(path)
-    return paths
+        real = os.path.realpath(path)
+        if real != runner_real:
+            found.append((path, real))
+    return found
+
+
+def warm_up(runner_dir: str) -> None:
+    """Compute, in the prewarmed template, what every confinement of a child needs alike."""
+    find_existing_paths(runner_dir, tuple(sys.path))
+    seccomp.encode_filter(os.uname().machine)

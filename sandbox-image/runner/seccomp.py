@@ -6,6 +6,7 @@
 
 import ctypes
 import errno
+import functools
 import os
 import struct
 
@@ -197,6 +198,17 @@ def build_filter(machine: str) -> list[Instruction]:
     return program
 
 
+@functools.cache
+def encode_filter(machine: str) -> tuple[int, bytes]:
+    """Return the filter's length in instructions and its bytes, built once per process.
+
+    The prewarmed template calls it before it forks, so its children reuse the bytes.
+    """
+    program = build_filter(machine)
+    # struct sock_filter is { __u16 code; __u8 jt; __u8 jf; __u32 k; } in native byte order.
+    return len(program), b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
 class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
 
@@ -207,10 +219,8 @@ def install(machine: str) -> None:
     Requires no_new_privs, and must run while the process has a single thread, because a filter
     installed without SECCOMP_FILTER_FLAG_TSYNC binds only the calling thread. Raises OSError.
     """
-    program = build_filter(machine)
-    # struct sock_filter is { __u16 code; __u8 jt; __u8 jf; __u32 k; } in native byte order.
-    encoded = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
-    fprog = SockFprog(len=len(program), filter=encoded)
+    length, encoded = encode_filter(machine)
+    fprog = SockFprog(len=length, filter=encoded)
 
     libc = ctypes.CDLL(None, use_errno=True)
     unused = ctypes.c_ulong(0)

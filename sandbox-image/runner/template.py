@@ -60,6 +60,7 @@ def main() -> int:
         privileges.become_template(config["uid"], config["gid"])
         identity_filter.install(config["pool_uid_base"], config["pool_uid_count"], config["gid"])
         confine, jsonsafe = runner.import_runner_modules()
+        confine.warm_up(runner.RUNNER_DIR)
         state = forked.TemplateState(list(sys.path), 0, (sys.stdin, sys.stdout, sys.stderr))
         before = start.read_vm_bytes()
         preloaded, unavailable = start.preload(config["preload"], config["uid"])

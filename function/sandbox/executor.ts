@@ -23,6 +23,8 @@ import { createWorkdir, isWorkdirName, removeWorkdir, type WorkdirFile } from ".
 
 /** How long killed processes may stay unreaped before their uid is withheld from the pool. */
 const REAP_TIMEOUT_MS = 60_000;
+/** How often a withheld uid is looked at again. */
+const WITHHELD_RECHECK_MS = 10_000;
 
 export type ExecutionRequest = Readonly<{
   code: string;
@@ -271,6 +273,13 @@ export abstract class SlotExecutor implements Executor {
       uid: identity.uid,
       timeoutMs: REAP_TIMEOUT_MS,
     });
+    // A zombie's parent may still reap it (a replaced template does), so the uid is looked at
+    // again, rarely, and returns to the pool once it is free.
+    while (!(await waitForNoProcesses(identity.uid, 0))) {
+      await new Promise((resolve) => setTimeout(resolve, WITHHELD_RECHECK_MS).unref());
+    }
+    log.info("Sandbox uid back in the pool", { uid: identity.uid });
+    this.pool.release(identity);
   }
 }
 

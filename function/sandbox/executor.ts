@@ -47,7 +47,7 @@ export interface Executor {
   readonly disks: SlotDisks;
 }
 
-/** What is left of an execution's processes after clean-up. */
+/** The state of an execution's processes after clean-up. */
 type Remains = "none" | "unreaped" | "alive";
 
 /** One prepared execution: its identity, directory, limits and stdin document. */
@@ -246,9 +246,9 @@ export abstract class SlotExecutor implements Executor {
   }
 
   /**
-   * True when no process of the uid is left, zombies included. The slot's cgroups tell in one
-   * read once the runner was attached to them, since everything the code starts stays inside;
-   * otherwise one /proc scan tells. False when neither can tell.
+   * True when no process of the uid is left, zombies included. Once the runner was attached to
+   * the slot's cgroups, one read of their process count decides, because everything the code
+   * starts stays inside. Otherwise one /proc scan decides. False when neither can be read.
    */
   private async isUidEmpty(identity: SandboxIdentity, isAttached: boolean): Promise<boolean> {
     try {

@@ -122,7 +122,7 @@ export async function deleteDirectory(dir: string): Promise<void> {
 const MAX_SYNC_REMOVE_ENTRIES = 32;
 
 /**
- * True when the directory holds few entries and no directory below its subdirectories: what an
+ * True when the directory contains few entries and no directory below its subdirectories: what an
  * execution usually leaves. Such a tree is removed synchronously, which takes microseconds; a
  * larger one goes through the thread pool so it cannot stall the event loop.
  */

@@ -179,8 +179,8 @@ def reset_interpreter(template: TemplateState) -> None:
     Module attributes that one execution changes need no reset, because every child is a new
     fork of the unchanged template. What is reset is state that the template itself set up:
     paths, cached directories, random generators and the standard streams. The environment is
-    the execution's, set once its fields have arrived; the caches cleared here are filled from
-    it when the code first asks.
+    the execution's, set once its fields have arrived. The caches cleared here are filled from
+    it when the code first uses them.
     """
     sys.path[:] = template.sys_path
 

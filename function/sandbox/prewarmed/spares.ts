@@ -1,8 +1,8 @@
 /**
  * Children forked ahead of requests, each with a sandbox uid of its own and already inside that
  * uid's slot cgroups. A forked child waits under the template's uid until it gets its
- * execution's fields (forked.py), so a spare runs no code as the sandbox uid and holds nothing of
- * any request. An execution that takes a spare skips the fork, the child's reset and the cgroup
+ * execution's fields (forked.py), so a spare runs no code as the sandbox uid and contains nothing
+ * of any request. An execution that takes a spare skips the fork, the child's reset and the cgroup
  * move, which otherwise come before its code can start.
  *
  * A spare whose template was retired is ended rather than used, so that it does not keep the
@@ -18,8 +18,8 @@ import { discardChild, type ForkedChild } from "./template-process.js";
 
 /**
  * True when the child's process runs and is still the template's child, read from
- * /proc/<pid>/stat (readable by every user): its state, and its parent, which tells a pid that
- * was reused since the child died.
+ * /proc/<pid>/stat (readable by every user): its state, and its parent, which reveals a pid
+ * that was reused since the child died.
  */
 function isWaiting(child: ForkedChild): boolean {
   try {
@@ -38,7 +38,7 @@ const CHECK_INTERVAL_MS = 1000;
 
 export type Spare = Readonly<{ identity: SandboxIdentity; child: ForkedChild }>;
 
-/** What the spares need of the executor: its uid pool and its slot cgroups. */
+/** The executor's uid pool and slot cgroups, as the spares use them. */
 export type SpareSlots = Readonly<{
   /** Takes a free uid without waiting; undefined when none is free. */
   tryAcquire: () => SandboxIdentity | undefined;
@@ -64,7 +64,7 @@ export class SpareChildren {
   /**
    * Takes the oldest spare that is alive and whose template still serves, or undefined when
    * there is none. A spare killed a moment ago may not be reported by its template yet, so its
-   * process is looked up first; a dead one is ended instead of failing the execution.
+   * process is looked up first. A dead one is ended instead of failing the execution.
    */
   take(): Spare | undefined {
     this.endRetired();

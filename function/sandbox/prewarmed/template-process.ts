@@ -46,7 +46,7 @@ export type TemplateOptions = Readonly<{
   preloadModules: readonly string[];
 }>;
 
-/** What a forked child needs to know of its execution (forked.py reads and checks it). */
+/** The fields of its execution that a forked child reads and checks (forked.py). */
 export type ExecutionFields = Readonly<{
   uid: number;
   gid: number;

@@ -40,8 +40,13 @@ export interface Executor {
   run(request: ExecutionRequest): Promise<RunnerOutcome>;
   /** Removes what a previous process left; runs at start-up and after draining. */
   removeLeftovers(): Promise<void>;
-  /** Prepares nothing more ahead of requests; called when the service starts to drain. */
+  /**
+   * Starts no new execution and prepares nothing ahead of requests; called when the service
+   * starts to drain.
+   */
   close(): void;
+  /** Resolves once no execution runs, or after `timeoutMs`. */
+  whenIdle(timeoutMs: number): Promise<void>;
   /** Detected once; "none" inside containers that cannot write cgroups. */
   readonly cgroups: Promise<SlotCgroups>;
   readonly disks: SlotDisks;
@@ -65,6 +70,9 @@ export abstract class SlotExecutor implements Executor {
   protected readonly pool: UidPool;
   readonly cgroups: Promise<SlotCgroups>;
   readonly disks: SlotDisks;
+  private isClosed = false;
+  /** Executions from their start to the end of their clean-up. */
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(protected readonly config: Config) {
     this.pool = new UidPool(config.sandboxUidBase, config.sandboxUidCount, config.sandboxGid);
@@ -83,6 +91,21 @@ export abstract class SlotExecutor implements Executor {
    * ServiceError that `launch` threw.
    */
   async run(request: ExecutionRequest): Promise<RunnerOutcome> {
+    if (this.isClosed) {
+      // A startup check still running when the service drains would otherwise make a
+      // directory after the drain removed what was left.
+      throw new SandboxFailedError("the service is shutting down");
+    }
+    const execution = this.runInSlot(request);
+    this.running.add(execution);
+    try {
+      return await execution;
+    } finally {
+      this.running.delete(execution);
+    }
+  }
+
+  private async runInSlot(request: ExecutionRequest): Promise<RunnerOutcome> {
     const identity = await this.acquireIdentity();
     let dir: string | undefined;
     let isAttached = false;
@@ -132,7 +155,14 @@ export abstract class SlotExecutor implements Executor {
     }
   }
 
-  close(): void {}
+  close(): void {
+    this.isClosed = true;
+  }
+
+  async whenIdle(timeoutMs: number): Promise<void> {
+    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), timeout]);
+  }
 
   /** Takes a sandbox uid for the next execution. */
   protected acquireIdentity(): Promise<SandboxIdentity> {

@@ -74,6 +74,8 @@ export class CodejailService {
     const abandoned = this.openRequests;
     await this.executor.removeLeftovers();
     await this.waitForOpenRequests(FINAL_RESPONSES_MS);
+    // Executions outside requests (the startup check) clean up before the slots are unmounted.
+    await this.executor.whenIdle(FINAL_RESPONSES_MS);
     await this.executor.disks.unmountAll();
     log.info("Drained", { killedRequests: abandoned, unansweredRequests: this.openRequests });
   }

@@ -123,6 +123,7 @@ export class PrewarmedExecutor extends SlotExecutor {
    * again on the next execution.
    */
   override close(): void {
+    super.close();
     this.spares.close();
   }
 

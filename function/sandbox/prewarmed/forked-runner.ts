@@ -21,7 +21,7 @@ import {
   toSandboxEnvironment,
 } from "../runner-settings.js";
 import type { TemplatePool } from "./template-pool.js";
-import type { ExecutionFields, ForkedChild } from "./template-process.js";
+import { closeConnections, type ExecutionFields, type ForkedChild } from "./template-process.js";
 
 /** Forks tried for one execution when templates exit before they report the fork. */
 const MAX_FORK_ATTEMPTS = 3;
@@ -93,7 +93,7 @@ export async function runForked(
     // A channel is still open after the kill, and destroying the sockets ends the wait. A child
     // that never took the execution's uid (it was stopped before) survived the kill as that uid.
     killChild(child);
-    [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
+    closeConnections(child);
   }
   const [exitStatus] = (await Promise.race([exited, delay(PIPE_DRAIN_AFTER_KILL_MS)])) ?? [];
   await supervisor.killSettled();

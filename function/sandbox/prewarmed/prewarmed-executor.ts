@@ -21,7 +21,7 @@ import type { RunnerOutcome } from "../runner-process.js";
 import { runForked } from "./forked-runner.js";
 import { SpareChildren } from "./spares.js";
 import { TemplatePool } from "./template-pool.js";
-import { discardChild, type ForkedChild } from "./template-process.js";
+import { closeConnections, type ForkedChild } from "./template-process.js";
 
 const RUN_DIR = "/run/codejail";
 const TEMPLATE_FILE_NAME = "template.py";
@@ -106,8 +106,8 @@ export class PrewarmedExecutor extends SlotExecutor {
     const spare = this.taken.get(identity.uid);
     this.taken.delete(identity.uid);
     if (spare !== undefined) {
-      // Ended before its fields were sent it exits; after that, ending it changes nothing.
-      discardChild(spare);
+      // A spare that never got its fields exits now. After a run, its connections are done anyway.
+      closeConnections(spare);
     }
   }
 

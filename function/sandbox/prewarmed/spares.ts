@@ -6,7 +6,7 @@
  * move, which otherwise come before its code can start.
  *
  * A spare whose template was retired is ended rather than used, so that it does not keep the
- * retired template alive; a spare that exits while it waits (it was killed, or its template
+ * retired template alive. A spare that exits while it waits (it was killed, or its template
  * died) is dropped. Its uid returns to the pool once the child was reaped, so that the next
  * execution of the slot finds its cgroups empty.
  */
@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { describeError, log } from "../../log.js";
 import type { SandboxIdentity } from "../uid-pool.js";
 import type { TemplatePool } from "./template-pool.js";
-import { discardChild, type ForkedChild } from "./template-process.js";
+import { closeConnections, type ForkedChild } from "./template-process.js";
 
 /**
  * True when the child's process runs and is still the template's child, read from
@@ -135,7 +135,7 @@ export class SpareChildren {
     if (index !== -1) {
       this.ready.splice(index, 1);
       // When its template died, the child itself may still wait, and exits once this ends it.
-      discardChild(spare.child);
+      closeConnections(spare.child);
       this.slots.release(spare.identity);
     }
   }
@@ -150,7 +150,7 @@ export class SpareChildren {
 
   /** Ends a spare that is not in `ready`, and gives its uid back once the child was reaped. */
   private end(spare: Spare): void {
-    discardChild(spare.child);
+    closeConnections(spare.child);
     const release = () => this.slots.release(spare.identity);
     void spare.child.status.then(release, release);
   }

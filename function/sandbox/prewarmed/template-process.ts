@@ -342,8 +342,8 @@ export function toExecutionMessage(fields: ExecutionFields): Buffer {
   return Buffer.concat([Buffer.from(length, "ascii"), json]);
 }
 
-/** Ends a child that was never started: it exits when its main connection ends. */
-export function discardChild(child: ForkedChild): void {
+/** Closes the child's three connections. A child still waiting for its execution then exits. */
+export function closeConnections(child: ForkedChild): void {
   [child.main, child.stderr, child.result].forEach((socket) => socket.destroy());
 }
 

@@ -25,6 +25,8 @@ import { closeConnections, type ForkedChild } from "./template-process.js";
 
 const RUN_DIR = "/run/codejail";
 const TEMPLATE_FILE_NAME = "template.py";
+/** How long executions killed by removeLeftovers may take to end before the templates stop. */
+const STATUS_AFTER_KILL_MS = 2000;
 
 export class PrewarmedExecutor extends SlotExecutor {
   private readonly templates: TemplatePool;
@@ -130,6 +132,9 @@ export class PrewarmedExecutor extends SlotExecutor {
   override async removeLeftovers(): Promise<void> {
     this.spares.endAll();
     await super.removeLeftovers();
+    // The killed executions end once their templates report the exit status, which a template
+    // stopped first would never send: they would fail instead of ending as killed.
+    await this.whenIdle(STATUS_AFTER_KILL_MS);
     await this.templates.stop();
     // NOTE: with the launcher the service may kill pool uids only. A crashed predecessor's
     // templates then exit by themselves, once their stdin (the dead service's end) closes.
